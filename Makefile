@@ -1,0 +1,48 @@
+# qkdpp: every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?= -n 2 -m "not slow"
+
+.PHONY: demo test bench synth lint iverilog yosys firmware-test clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/qkdpp demo
+
+test: $(STAMP) iverilog
+	$(VENV)/bin/ruff check .
+	$(MAKE) firmware-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/qkdpp bench all
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	@if command -v verilator >/dev/null; then \
+	  for f in hdl/rtl/*.v; do [ -e "$$f" ] && verilator --lint-only -Wall -Wno-DECLFILENAME -Wno-UNUSEDPARAM "$$f" || exit 1; done; \
+	else echo "verilator not found: HDL lint skipped"; fi
+
+# Icarus Verilog runs the cocotb benches. Installed with apt-get when we are root.
+iverilog:
+	@command -v iverilog >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq iverilog; \
+	  else echo "iverilog is missing: install Icarus Verilog >= 11 (apt-get install iverilog)"; exit 1; fi; }
+
+yosys:
+	@command -v yosys >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq yosys; \
+	  else echo "yosys is missing: apt-get install yosys"; exit 1; fi; }
+
+firmware-test:
+	@if [ -f firmware/Makefile ]; then $(MAKE) -C firmware test; fi
+
+clean:
+	rm -rf hdl/build firmware/build .pytest_cache

@@ -1,0 +1,3 @@
+from postproc.cli import main
+
+raise SystemExit(main())
