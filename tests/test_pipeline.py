@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+pytest.importorskip("postproc.sift.bb84")
 pytest.importorskip("postproc.reconcile.blind")
 pytest.importorskip("postproc.amplify")
 
@@ -44,15 +45,15 @@ class DictStore:
 
 
 def _link(n_blocks: int, **kw):
-    return fake_link(n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **kw)
+    return fake_link(n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **{"offset": 137, **kw})
 
 
 def _run(n_blocks: int, *, seed: int = 3, tap_ab=None, tap_ba=None, cfg=CFG, **link_kw):
-    a_blocks, b_blocks = _link(n_blocks, seed=seed, **link_kw)
+    a_blocks, b_run = _link(n_blocks, seed=seed, **link_kw)
     sa, sb = DictStore(), DictStore()
     res = run_pair(
         a_blocks,
-        b_blocks,
+        b_run,
         cfg,
         alice_store=sa,
         bob_store=sb,
@@ -183,7 +184,7 @@ def test_reordered_messages_abort_the_block() -> None:
 
 def test_mismatched_parameters_are_refused() -> None:
     """Alice with eps_sec 1e-10, Bob with 1e-9: Bob refuses at Hello, nothing else happens."""
-    a_blocks, b_blocks = _link(1)
+    a_blocks, b_run = _link(1)
     secret = AuthKeys.generate_secret(np.random.default_rng(0), 4096)
     ar, br = InProcessChannel.pair()
     a = AliceParty(
@@ -202,7 +203,7 @@ def test_mismatched_parameters_are_refused() -> None:
 
     def bob_main() -> None:
         try:
-            b.run(b_blocks)
+            b.run(b_run)
         except ProtocolError as exc:
             errors.append(exc)
 
