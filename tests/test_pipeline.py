@@ -45,7 +45,9 @@ class DictStore:
 
 
 def _link(n_blocks: int, **kw):
-    return fake_link(n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **{"offset": 137, **kw})
+    return fake_link(
+        n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **{"offset": 137, "e_mis": 0.01, **kw}
+    )
 
 
 def _run(n_blocks: int, *, seed: int = 3, tap_ab=None, tap_ba=None, cfg=CFG, **link_kw):
