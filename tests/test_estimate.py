@@ -13,12 +13,20 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from postproc.errors import ConfigError
-from postproc.estimate import Conventions, finite_key, qber_per_intensity, qber_total
+from postproc.estimate import (
+    Conventions,
+    finite_key,
+    qber_per_intensity,
+    qber_total,
+    tally,
+    tally_alice_log,
+)
 from postproc.estimate.asymptotic import asymptotic_decoy_rate, gllp_ideal_rate
 from postproc.estimate.bounds import gamma_term, hoeffding_delta, tau
 from postproc.estimate.channel import LinkParameters, expected_counts
 from postproc.estimate.planner import evaluate_plan, plan
 from postproc.infotheory import binary_entropy
+from postproc.ledger import LeakageLedger
 
 # --------------------------------------------------------------------------------------------
 # Known answer: KlenM/Finite-key-Decoy-state-QKD README
@@ -595,3 +603,42 @@ def _lim_paper_best(length_km, n_x):
 def test_lim2014_paper_block_size_ratio_at_100km():
     ratio = _lim_paper_best(100.0, 1e9) / _lim_paper_best(100.0, 1e7)
     assert 1.5 < ratio < 1.9  # paper: "about 1.75"
+
+
+# --------------------------------------------------------------------------------------------
+# Tally of sifted detections, numpy inputs, ledger as lambda_EC
+# --------------------------------------------------------------------------------------------
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 2),
+                          st.integers(0, 1)), max_size=200))
+def test_tally_alice_log_matches_a_plain_count(events):
+    log = np.array([bit | basis << 1 | k << 2 for bit, basis, k, _ in events], dtype=np.uint8)
+    bob = np.array([bit ^ flip for bit, _, _, flip in events], dtype=np.uint8)
+    got = tally_alice_log(log, bob, 3)
+    for basis, name in ((0, "Z"), (1, "X")):
+        for k in range(3):
+            sel = [ev for ev in events if ev[1] == basis and ev[2] == k]
+            assert getattr(got, f"n_{name}")[k] == len(sel)
+            assert getattr(got, f"m_{name}")[k] == sum(ev[3] for ev in sel)
+
+
+def test_tally_rejects_bad_values_naming_the_field():
+    with pytest.raises(ConfigError, match=r"^intensity\[1\]"):
+        tally([0, 1], [0, 2], [0, 0], 2)
+    with pytest.raises(ConfigError, match=r"^alice_log\[0\]"):
+        tally_alice_log(np.array([0x10], dtype=np.uint8), np.array([0]), 3)
+    with pytest.raises(ConfigError, match="lengths differ"):
+        tally([0, 1], [0], [0, 0], 3)
+
+
+def test_numpy_inputs_and_ledger_lambda():
+    arr = {k: (np.asarray(v) if isinstance(v, list) else np.float64(v))
+           for k, v in GOOD.items() if k != "protocol"}
+    arr["n_Z"] = arr["n_Z"].astype(np.int64)
+    ledger = LeakageLedger()
+    ledger.add("syndrome", 8000)
+    ledger.add("verification", 1000)
+    r = finite_key("lim2014", **{**arr, "lambda_EC": ledger})
+    assert r.lambda_EC == 9000.0
+    assert r.key_length == finite_key(**GOOD).key_length > 0
