@@ -642,3 +642,12 @@ def test_numpy_inputs_and_ledger_lambda():
     r = finite_key("lim2014", **{**arr, "lambda_EC": ledger})
     assert r.lambda_EC == 9000.0
     assert r.key_length == finite_key(**GOOD).key_length > 0
+
+
+def test_planner_respects_the_qber_abort_rule():
+    # 3% misalignment: a threshold of 2.5% leaves no admissible setting, 11% does.
+    link = LinkParameters(distance_km=20.0, misalignment=0.03, qber_max=0.025)
+    p = plan(link, "rusca2018")
+    assert p.key_length == 0 and "QBER" in p.abort_reason
+    ok = plan(LinkParameters(distance_km=20.0, misalignment=0.03), "rusca2018")
+    assert ok.key_length > 0 and ok.finite_key["qber_Z"] <= 0.11
