@@ -199,9 +199,10 @@ def test_bit_slice_and_reverse(n, data):
     count = data.draw(st.integers(1, n - start))
     bits = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.uint8)
     packed = pack_bits(bits)
-    assert unpack_bits(bit_slice(packed, start, count), count).tolist() == bits[
-        start : start + count
-    ].tolist()
+    assert (
+        unpack_bits(bit_slice(packed, start, count), count).tolist()
+        == bits[start : start + count].tolist()
+    )
     assert unpack_bits(reverse_bits(packed, n), n).tolist() == bits[::-1].tolist()
 
 
@@ -222,9 +223,10 @@ def test_padding_bits_of_inputs_are_ignored():
     dirty_key, dirty_seed = key.copy(), seed.copy()
     dirty_key[-1] |= 0xE0
     dirty_seed[-1] |= 0x80
-    assert toeplitz_hash(dirty_key, 13, dirty_seed, 5).tolist() == toeplitz_hash(
-        key, 13, seed, 5
-    ).tolist()
+    assert (
+        toeplitz_hash(dirty_key, 13, dirty_seed, 5).tolist()
+        == toeplitz_hash(key, 13, seed, 5).tolist()
+    )
 
 
 def test_errors_name_the_parameter():

@@ -72,7 +72,9 @@ def _as_packed(data: np.ndarray | bytes, n_bits: int, what: str) -> np.ndarray:
         raise ConfigError(f"toeplitz: {what} must be packed bytes (1-D uint8), got {arr.dtype}")
     need = (n_bits + 7) // 8
     if arr.size != need:
-        raise ConfigError(f"toeplitz: {what} must be {need} bytes for {n_bits} bits, got {arr.size}")
+        raise ConfigError(
+            f"toeplitz: {what} must be {need} bytes for {n_bits} bits, got {arr.size}"
+        )
     return _mask_tail(arr.copy(), n_bits)
 
 
