@@ -15,6 +15,7 @@ from postproc.errors import QkdppError
 
 COMMAND_MODULES = [
     "postproc.commands.bench",
+    "postproc.commands.kms",
 ]
 
 

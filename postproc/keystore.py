@@ -352,33 +352,42 @@ class KeyStore:
 
     def claim(self, ref: int, offset: int, size_bytes: int, holder: str) -> KeySlice:
         """Hand out bytes [offset, offset + size_bytes) of the key with this ``ref``, once."""
+        return self.claim_many([(ref, offset, size_bytes)], holder)[0]
+
+    def claim_many(self, slices: list[tuple[int, int, int]], holder: str) -> list[KeySlice]:
+        """:meth:`claim` for several (ref, offset, size_bytes) slices, all or nothing."""
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT key_id, key, next_byte FROM keys WHERE ref = ?", (int(ref),)
-            ).fetchone()
-            if row is None:
-                raise KeyUnavailableError(f"{self.path}: no stored key with ref {ref:#x}")
-            kid, blob, nxt = row[0], bytearray(row[1]), row[2]
-            if offset < 0 or size_bytes < 1 or offset + size_bytes > len(blob):
-                raise KeyUnavailableError(
-                    f"{self.path}: slice [{offset}, {offset + size_bytes}) outside key {kid}"
-                )
-            overlap = db.execute(
-                "SELECT 1 FROM deliveries WHERE ref = ? AND offset < ? AND offset + size > ?",
-                (int(ref), offset + size_bytes, offset),
-            ).fetchone()
-            if overlap is not None or offset < nxt:
-                raise KeyUnavailableError(
-                    f"{self.path}: slice [{offset}, {offset + size_bytes}) of key {kid}"
-                    " was already delivered"
-                )
-            data = bytes(blob[offset : offset + size_bytes])
-            db.execute(
-                "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?)",
-                (int(ref), offset, size_bytes, holder, time.time()),
+            return [self._claim_one(db, ref, off, size, holder) for ref, off, size in slices]
+
+    def _claim_one(
+        self, db: sqlite3.Connection, ref: int, offset: int, size_bytes: int, holder: str
+    ) -> KeySlice:
+        row = db.execute(
+            "SELECT key_id, key, next_byte FROM keys WHERE ref = ?", (int(ref),)
+        ).fetchone()
+        if row is None:
+            raise KeyUnavailableError(f"{self.path}: no stored key with ref {ref:#x}")
+        kid, blob, nxt = row[0], bytearray(row[1]), row[2]
+        if offset < 0 or size_bytes < 1 or offset + size_bytes > len(blob):
+            raise KeyUnavailableError(
+                f"{self.path}: slice [{offset}, {offset + size_bytes}) outside key {kid}"
             )
-            blob[offset : offset + size_bytes] = bytes(size_bytes)
-            self._update_after_delivery(db, kid, blob, size_bytes, next_byte=nxt)
+        overlap = db.execute(
+            "SELECT 1 FROM deliveries WHERE ref = ? AND offset < ? AND offset + size > ?",
+            (int(ref), offset + size_bytes, offset),
+        ).fetchone()
+        if overlap is not None or offset < nxt:
+            raise KeyUnavailableError(
+                f"{self.path}: slice [{offset}, {offset + size_bytes}) of key {kid}"
+                " was already delivered"
+            )
+        data = bytes(blob[offset : offset + size_bytes])
+        db.execute(
+            "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?)",
+            (int(ref), offset, size_bytes, holder, time.time()),
+        )
+        blob[offset : offset + size_bytes] = bytes(size_bytes)
+        self._update_after_delivery(db, kid, blob, size_bytes, next_byte=nxt)
         return KeySlice(uuid.UUID(kid), int(ref), offset, data)
 
     @staticmethod
