@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "postproc.commands.bench",
     "postproc.commands.finite_key",
     "postproc.commands.plan",
+    "postproc.commands.kms",
 ]
 
 
