@@ -15,6 +15,10 @@ from postproc.errors import QkdppError
 
 COMMAND_MODULES = [
     "postproc.commands.bench",
+    "postproc.commands.demo",
+    "postproc.commands.process",
+    "postproc.commands.alice",
+    "postproc.commands.bob",
     "postproc.commands.finite_key",
     "postproc.commands.plan",
     "postproc.commands.kms",
