@@ -39,6 +39,7 @@ from hil.protocol import (
     E_PAYLOAD,
     E_SEQ,
     E_SHORT,
+    E_SKIPPED,
     E_VERSION,
     EVENT_HEADER_SIZE,
     HEADER_SIZE,
@@ -343,8 +344,8 @@ F_STATUS, F_TYPE, F_SEQ, F_POFF, F_PLEN, F_EV0, F_NEV, F_BASE = 0, 1, 2, 3, 4, 5
 F_MISSING, F_LOST, F_FIFO_LOST, F_OFFSET = 8, 9, 10, 11
 N_FCOLS = 12
 # Decoder state vector shared across calls.
-S_SYNCED, S_HAVE_SEQ, S_NEXT_SEQ, S_HAVE_INDEX, S_NEXT_INDEX, S_RESTARTS = 0, 1, 2, 3, 4, 5
-N_STATE = 6
+S_SYNCED, S_HAVE_SEQ, S_NEXT_SEQ, S_HAVE_INDEX, S_NEXT_INDEX, S_RESTARTS, S_REJOIN = range(7)
+N_STATE = 7
 SEQ_WINDOW = 1 << 16  # a sequence number further behind than this means the device restarted
 
 
@@ -375,32 +376,37 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 state[S_SYNCED] = 0
                 pos = n
             elif state[S_SYNCED] == 0:
+                finfo[nf, :] = 0
+                finfo[nf, F_STATUS] = E_SKIPPED
+                finfo[nf, F_PLEN] = n - pos
+                nf += 1
                 pos = n
             break
         start = pos
         pos = z + 1
-        if state[S_SYNCED] == 0:  # after (re)connect: the bytes before the first 0x00 are a tail
-            state[S_SYNCED] = 1
-            continue
+        # after (re)connect the bytes before the first 0x00 may be the tail of a frame: if they
+        # do not form a valid frame they are skipped, not counted as a bad frame
+        joining = state[S_SYNCED] == 0
+        state[S_SYNCED] = 1
         if z == start:  # idle delimiter
             continue
         f = finfo[nf]
         f[:] = 0
         f[F_OFFSET] = start
+        f[F_PLEN] = z - start
         nf += 1
         if z - start > MAX_ENCODED:
-            f[F_STATUS] = E_LENGTH
+            f[F_STATUS] = E_SKIPPED if joining else E_LENGTH
             continue
         m = _cobs_decode(buf, start, z, raw)
         if m == -2:
-            f[F_STATUS] = E_LENGTH
-            continue
-        if m < 0:
-            f[F_STATUS] = E_COBS
-            continue
-        code = _check_raw(raw, m, T)
-        f[F_STATUS] = code
+            code = E_LENGTH
+        elif m < 0:
+            code = E_COBS
+        else:
+            code = _check_raw(raw, m, T)
         if code != E_OK:
+            f[F_STATUS] = E_SKIPPED if joining else code
             continue
         ftype = np.int64(raw[0])
         seq = (np.int64(raw[4]) | (np.int64(raw[5]) << 8) | (np.int64(raw[6]) << 16)
@@ -410,13 +416,17 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
         f[F_SEQ] = seq
         f[F_PLEN] = plen
         restart = False
+        rejoin = state[S_REJOIN] == 1
         if state[S_HAVE_SEQ] == 1:
             d = (seq - state[S_NEXT_SEQ]) & 0xFFFFFFFF
-            if d >= 0x80000000 and d < (1 << 32) - SEQ_WINDOW:
-                restart = True  # far behind: the device rebooted and counts from zero again
-            elif d >= 0x80000000:
-                f[F_STATUS] = E_SEQ
-                continue
+            if d >= 0x80000000:
+                # behind: a duplicate, unless it is the first frame after a reconnect or far
+                # behind, which both mean the device rebooted and counts from zero again
+                if rejoin or d < (1 << 32) - SEQ_WINDOW:
+                    restart = True
+                else:
+                    f[F_STATUS] = E_SEQ
+                    continue
             else:
                 f[F_MISSING] = d
         if ftype == T_EVENTS:
@@ -441,7 +451,10 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
             lost = np.int64(0)
             if state[S_HAVE_INDEX] == 1 and not restart:
                 lost = first - state[S_NEXT_INDEX]
-                if lost < 0:  # events numbered before ones already delivered: not trustworthy
+                if lost < 0 and rejoin:
+                    restart = True
+                    lost = 0
+                elif lost < 0:  # events numbered before ones already delivered: not trustworthy
                     f[F_STATUS] = E_SEQ
                     continue
             q = p + EVENT_HEADER_SIZE
@@ -470,6 +483,7 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 state[S_HAVE_INDEX] = 0
         state[S_HAVE_SEQ] = 1
         state[S_NEXT_SEQ] = (seq + 1) & 0xFFFFFFFF
+        state[S_REJOIN] = 0
     return pos, ne, nf, nc
 
 
@@ -486,7 +500,8 @@ def scan_stream(buf: np.ndarray, state: np.ndarray, n: int | None = None
 
     Returns ``(consumed, t, ch, finfo, ctrl)``: events of good EVENTS frames in order (int64 ps,
     int16 channel), one ``finfo`` row per frame seen (columns ``F_*``; ``F_STATUS`` is an ``E_*``
-    code) and the payload bytes of good non-event frames. Bytes after the last delimiter are not
+    code, ``E_SKIPPED`` for a partial frame before the first delimiter after a (re)connect) and
+    the payload bytes of good non-event frames. Bytes after the last delimiter are not
     consumed; the caller keeps them for the next call.
     """
     if n is None:

@@ -51,6 +51,7 @@ E_VERSION = 4  # unknown protocol version
 E_LENGTH = 5  # length field disagrees with the frame, or frame longer than MAX_ENCODED
 E_PAYLOAD = 6  # payload inconsistent with its frame type (event count, command size)
 E_SEQ = 7  # sequence number behind the expected one: duplicate or replayed frame
+E_SKIPPED = 8  # host only: partial frame before the first delimiter after a (re)connect
 ERROR_NAMES = {
     E_COBS: "bad COBS encoding",
     E_SHORT: "frame too short",
@@ -59,6 +60,7 @@ ERROR_NAMES = {
     E_LENGTH: "length field mismatch or frame too long",
     E_PAYLOAD: "payload inconsistent with frame type",
     E_SEQ: "duplicate or out-of-order sequence number",
+    E_SKIPPED: "partial frame skipped while joining the stream",
 }
 
 # Event frames: payload header then n tag words of 32 bits.

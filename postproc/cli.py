@@ -14,6 +14,7 @@ from postproc import __version__
 from postproc.errors import QkdppError
 
 COMMAND_MODULES = [
+    "postproc.commands.acquire",
     "postproc.commands.bench",
     "postproc.commands.demo",
     "postproc.commands.process",
@@ -21,6 +22,7 @@ COMMAND_MODULES = [
     "postproc.commands.bob",
     "postproc.commands.finite_key",
     "postproc.commands.plan",
+    "postproc.commands.kms",
 ]
 
 

@@ -13,12 +13,20 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from postproc.errors import ConfigError
-from postproc.estimate import Conventions, finite_key, qber_per_intensity, qber_total
+from postproc.estimate import (
+    Conventions,
+    finite_key,
+    qber_per_intensity,
+    qber_total,
+    tally,
+    tally_alice_log,
+)
 from postproc.estimate.asymptotic import asymptotic_decoy_rate, gllp_ideal_rate
 from postproc.estimate.bounds import gamma_term, hoeffding_delta, tau
 from postproc.estimate.channel import LinkParameters, expected_counts
 from postproc.estimate.planner import evaluate_plan, plan
 from postproc.infotheory import binary_entropy
+from postproc.ledger import LeakageLedger
 
 # --------------------------------------------------------------------------------------------
 # Known answer: KlenM/Finite-key-Decoy-state-QKD README
@@ -650,3 +658,119 @@ def test_planner_out_of_range_reports_no_key():
 def test_link_parameters_validated():
     with pytest.raises(ConfigError, match="detector_efficiency"):
         LinkParameters(detector_efficiency=0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Lim et al. 2014, section IV: their own evaluation (slow: ~1 min of optimisation)
+#
+# Model as printed: mu3 = 2e-4, eta_Bob = 0.1, p_dc = 6e-7, p_ap = 4e-2, 0.2 dB/km,
+# D_k = 1-(1-2p_dc)exp(-eta_sys k), R_k = D_k (1+p_ap), error probability
+# e_k = p_dc + e_mis (1-exp(-eta k)) + p_ap D_k/2, e_mis = 5e-3, f_EC = 1.16, lambda_EC =
+# f_EC n_X h(e_obs), eps_cor = 1e-15, eps_sec = kappa * l with kappa = 1e-15 (solved by fixed
+# point), post-processing block size n_X fixed, rate l/N optimised over (q_x, p1, p2, mu1, mu2).
+# The paper prints eta_ch in e_k; with it the QBER would be ~7% (e_mis/eta_Bob) and the ratio
+# below 2.7, so we read it as eta_sys. Its text: "at a fiber length of 100 km, the secret key rate
+# obtained with n_X = 1e9 is about 1.75 times the one based on n_X = 1e7". We get 1.66.
+# (Its other statement, keys up to 135 km with n_X = 1e4, we do not reproduce: our optimiser
+# finds keys to ~108 km; documented in the README as an open cross-check.)
+# --------------------------------------------------------------------------------------------
+
+def _lim_paper_rate(x, length_km, n_x):
+    from postproc.estimate.bounds import lim2014_bounds
+    from postproc.estimate.finite_key import penalty_bits, unrounded_length
+
+    qx, p1, p2, mu1, mu2 = x
+    mu3 = 2e-4
+    if not (0 < qx < 1 and p1 > 0 and p2 > 0 and p1 + p2 < 1 and mu2 > mu3
+            and mu1 > mu2 + mu3 and mu1 < 1.5):
+        return None
+    mu, p = [mu1, mu2, mu3], [p1, p2, 1 - p1 - p2]
+    eta_sys = 0.1 * 10 ** (-0.2 * length_km / 10)
+    d = [1 - (1 - 2 * 6e-7) * math.exp(-eta_sys * k) for k in mu]
+    r = [dk * 1.04 for dk in d]
+    e = [6e-7 + 5e-3 * (1 - math.exp(-eta_sys * k)) + 0.02 * dk for k, dk in zip(mu, d,
+                                                                                strict=True)]
+    n_pulses = n_x / (qx * qx * sum(pk * rk for pk, rk in zip(p, r, strict=True)))
+    key = [n_pulses * qx * qx * pk for pk in p]
+    test = [n_pulses * (1 - qx) ** 2 * pk for pk in p]
+    n_k = [a * rk for a, rk in zip(key, r, strict=True)]
+    m_k = [a * ek for a, ek in zip(key, e, strict=True)]
+    n_t = [a * rk for a, rk in zip(test, r, strict=True)]
+    m_t = [a * ek for a, ek in zip(test, e, strict=True)]
+    lam = 1.16 * sum(n_k) * binary_entropy(sum(m_k) / sum(n_k))
+    eps = 1e-10
+    for _ in range(50):
+        b = lim2014_bounds(mu, p, n_k, m_k, n_t, m_t, eps)
+        ell = unrounded_length(b, lam, penalty_bits("lim2014", eps, 1e-15))
+        if ell <= 0:
+            break
+        new = min(1e-15 * ell, 0.5)
+        if abs(new - eps) < 1e-9 * eps:
+            break
+        eps = new
+    return ell / n_pulses
+
+
+def _lim_paper_best(length_km, n_x):
+    best = -math.inf
+    for x0 in ([0.8, 0.6, 0.25, 0.4, 0.1], [0.65, 0.6, 0.25, 0.4, 0.25],
+               [0.8, 0.3, 0.25, 0.7, 0.1], [0.5, 0.6, 0.25, 0.7, 0.25]):
+        res = minimize(lambda x: (lambda v: 1e3 if v is None else -v * 1e6)(
+            _lim_paper_rate(x, length_km, n_x)), x0, method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-9, "maxiter": 3000, "adaptive": True})
+        best = max(best, -res.fun / 1e6)
+    return best
+
+
+@pytest.mark.slow
+def test_lim2014_paper_block_size_ratio_at_100km():
+    ratio = _lim_paper_best(100.0, 1e9) / _lim_paper_best(100.0, 1e7)
+    assert 1.5 < ratio < 1.9  # paper: "about 1.75"
+
+
+# --------------------------------------------------------------------------------------------
+# Tally of sifted detections, numpy inputs, ledger as lambda_EC
+# --------------------------------------------------------------------------------------------
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 2),
+                          st.integers(0, 1)), max_size=200))
+def test_tally_alice_log_matches_a_plain_count(events):
+    log = np.array([bit | basis << 1 | k << 2 for bit, basis, k, _ in events], dtype=np.uint8)
+    bob = np.array([bit ^ flip for bit, _, _, flip in events], dtype=np.uint8)
+    got = tally_alice_log(log, bob, 3)
+    for basis, name in ((0, "Z"), (1, "X")):
+        for k in range(3):
+            sel = [ev for ev in events if ev[1] == basis and ev[2] == k]
+            assert getattr(got, f"n_{name}")[k] == len(sel)
+            assert getattr(got, f"m_{name}")[k] == sum(ev[3] for ev in sel)
+
+
+def test_tally_rejects_bad_values_naming_the_field():
+    with pytest.raises(ConfigError, match=r"^intensity\[1\]"):
+        tally([0, 1], [0, 2], [0, 0], 2)
+    with pytest.raises(ConfigError, match=r"^alice_log\[0\]"):
+        tally_alice_log(np.array([0x10], dtype=np.uint8), np.array([0]), 3)
+    with pytest.raises(ConfigError, match="lengths differ"):
+        tally([0, 1], [0], [0, 0], 3)
+
+
+def test_numpy_inputs_and_ledger_lambda():
+    arr = {k: (np.asarray(v) if isinstance(v, list) else np.float64(v))
+           for k, v in GOOD.items() if k != "protocol"}
+    arr["n_Z"] = arr["n_Z"].astype(np.int64)
+    ledger = LeakageLedger()
+    ledger.add("syndrome", 8000)
+    ledger.add("verification", 1000)
+    r = finite_key("lim2014", **{**arr, "lambda_EC": ledger})
+    assert r.lambda_EC == 9000.0
+    assert r.key_length == finite_key(**GOOD).key_length > 0
+
+
+def test_planner_respects_the_qber_abort_rule():
+    # 3% misalignment: a threshold of 2.5% leaves no admissible setting, 11% does.
+    link = LinkParameters(distance_km=20.0, misalignment=0.03, qber_max=0.025)
+    p = plan(link, "rusca2018")
+    assert p.key_length == 0 and "QBER" in p.abort_reason
+    ok = plan(LinkParameters(distance_km=20.0, misalignment=0.03), "rusca2018")
+    assert ok.key_length > 0 and ok.finite_key["qber_Z"] <= 0.11

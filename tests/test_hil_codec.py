@@ -173,7 +173,10 @@ def test_resync_discards_partial_frame():
     dec = StreamDecoder(synced=False)
     res = dec.feed(wire[5:])
     assert [f.payload for f in res.control] == [b"def"]
-    assert dec.stats.bad_frames == 0 and dec.stats.skipped_bytes == len(wire) // 2 - 5
+    assert dec.stats.bad_frames == 0 and dec.stats.skipped_bytes == len(wire) // 2 - 5 - 1
+    # joining at a frame boundary loses nothing
+    dec = StreamDecoder(synced=False)
+    assert len(dec.feed(wire).control) == 2 and dec.stats.skipped_bytes == 0
 
 
 def test_event_payload_and_status_round_trip():

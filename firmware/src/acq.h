@@ -58,6 +58,8 @@ void acq_start(acq_t *a);
 void acq_stop(acq_t *a);
 /* Close the open event frame now (also done on STOP and by the flush timeout). */
 void acq_flush(acq_t *a);
+/* Nonzero while encoded bytes wait for the link. */
+static inline int acq_tx_pending(const acq_t *a) { return a->tx_off < a->tx_len; }
 /* Build the STATUS payload into out (STATUS_SIZE bytes); returns its length. */
 uint16_t acq_status_payload(const acq_t *a, uint8_t *out);
 
