@@ -222,3 +222,38 @@ def test_thousand_blocks_keys_identical() -> None:
     res, sa, sb = _run(1000, seed=11)
     _assert_identical(res, sa, sb)
     assert sum(1 for b in res.alice.blocks if b.aborted is None) >= 990
+
+
+def test_alice_and_bob_over_tcp() -> None:
+    """The same party code over a real TCP connection (two threads, two sockets)."""
+    import socket
+
+    from postproc.protocol import channel as chmod
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a_blocks, b_run = _link(2, seed=21)
+    secret = AuthKeys.generate_secret(np.random.default_rng(5), 8192)
+    sa, sb = DictStore(), DictStore()
+    out: dict = {}
+
+    def bob_main() -> None:
+        raw = chmod.listen("127.0.0.1", port, timeout=30)
+        chan = AuthenticatedChannel(raw, "bob", AuthKeys.from_secret(secret), timeout=60)
+        try:
+            out["bob"] = BobParty(chan, CFG, sb, np.random.default_rng(7)).run(b_run)
+        finally:
+            raw.close()
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    raw = chmod.connect("127.0.0.1", port, timeout=30)
+    chan = AuthenticatedChannel(raw, "alice", AuthKeys.from_secret(secret), timeout=60)
+    try:
+        alice = AliceParty(chan, CFG, sa, np.random.default_rng(8)).run(a_blocks)
+    finally:
+        raw.close()
+        th.join(60)
+    assert alice.secret_bits > 0 and alice.secret_bits == out["bob"].secret_bits
+    assert sa.keys.keys() == sb.keys.keys() and all(sa.keys[k] == sb.keys[k] for k in sa.keys)
