@@ -12,6 +12,7 @@ processing time / link time (<= 1 means the pipeline keeps up with the link).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -46,9 +47,8 @@ def _read_baseline(path: Path) -> tuple[float, int]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from postproc.sim import SimConfig, simulate_to_recording
-
     from postproc.pipeline.session import DEMO_MU, DEMO_P_MU, DEMO_P_Z, process
+    from postproc.sim import SimConfig, simulate_to_recording
 
     tmp = tempfile.TemporaryDirectory(prefix="qkdpp-bench-e2e-")
     try:
@@ -65,9 +65,11 @@ def run(args: argparse.Namespace) -> dict:
             rec_path, _ = simulate_to_recording(sim_cfg, seconds, Path(tmp.name) / "rec")
             sim_s = time.perf_counter() - t0
         baseline_s, baseline_items = _read_baseline(rec_path)
+        cpu0 = time.process_time()
         s = process(
             rec_path, Path(tmp.name) / "out", block_slots=block_slots, seed=args.seed, as_json=True
         )
+        cpu_s = time.process_time() - cpu0
     finally:
         tmp.cleanup()
     blocks = s["blocks"]
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> dict:
         "link_seconds": s["link_seconds"],
         "processing_seconds": s["processing_seconds"],
         "realtime_factor": s["realtime_factor"],
+        "cpu_seconds": cpu_s,
+        "load_average": os.getloadavg()[0],
         "secret_bits": s["secret_bits"],
         "secret_key_rate_bps": s["secret_key_rate_bps"],
         "blocks": len(blocks),
@@ -116,7 +120,8 @@ def format_text(r: dict) -> str:
         f"e2e on {r['recording']}: {r['blocks']} blocks ({r['aborted_blocks']} aborted), "
         f"keys identical: {r['keys_identical']}",
         f"link time {r['link_seconds']:.3f} s, processing {r['processing_seconds']:.2f} s, "
-        f"real-time factor {r['realtime_factor']:.2f}",
+        f"real-time factor {r['realtime_factor']:.2f} (CPU {r['cpu_seconds']:.2f} s in both "
+        f"threads; machine load average {r['load_average']:.1f} on {os.cpu_count()} cores)",
         f"secret bits {r['secret_bits']} "
         f"({(r['secret_key_rate_bps'] or 0) / 1e3:.1f} kbit/s of link time)",
         f"{'stage':10s} {'seconds':>9s} {'items':>12s} {'M items/s':>10s}",
