@@ -265,7 +265,7 @@ class AliceParty(_Party):
         _check_x(rep, cfg)
         # reconciliation
         ledger = LeakageLedger()
-        api = reconcile_api()
+        api = reconcile_api(cfg.reconcile_f_start)
         with _timed(rep, "reconcile"):
             hint = _hint(self._prev_qber_z, rep.qber_x)
             layout = api.choose_layout(hint, api.config)
@@ -420,7 +420,7 @@ class BobParty(_Party):
         rep.qber_x = _qber(rep.n_X, rep.m_X)
         _check_x(rep, cfg)
         ledger = LeakageLedger()
-        api = reconcile_api()
+        api = reconcile_api(cfg.reconcile_f_start)
         with _timed(rep, "reconcile"):
             msg = chan.recv(api.SyndromeMsg)
             rep.reconcile_messages = 1

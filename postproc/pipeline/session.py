@@ -114,6 +114,7 @@ def demo(
     eve_fraction: float = 0.0,
     block_slots: int = DEMO_BLOCK_SLOTS,
     as_json: bool = False,
+    reconcile_f_start: float | None = None,
 ) -> dict[str, Any]:
     from postproc.sim import SimConfig
 
@@ -130,7 +131,9 @@ def demo(
         raise ConfigError(
             f"--seconds {seconds} gives {n_slots} slots, less than one block of {block_slots}"
         )
-    cfg = PipelineConfig(mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots)
+    cfg = PipelineConfig(
+        mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots, reconcile_f_start=reconcile_f_start
+    )
     link = sources.SimulatedLink(sim_cfg, n_slots, block_slots, 1 << 22).start()
     meta = sim_cfg.link_meta()
     summary = run_local(

@@ -13,14 +13,15 @@ import numpy as np
 from postproc.pipeline.config import PipelineConfig
 
 
-@lru_cache(maxsize=1)
-def reconcile_api() -> types.SimpleNamespace:
+@lru_cache(maxsize=8)
+def reconcile_api(f_start: float | None = None) -> types.SimpleNamespace:
     """Blind LDPC reconciliation party functions (postproc.reconcile.blind) and their config."""
     from postproc.reconcile import blind
     from postproc.reconcile.family import get_code
 
+    config = blind.ReconcileConfig() if f_start is None else blind.ReconcileConfig(f_start=f_start)
     return types.SimpleNamespace(
-        config=blind.ReconcileConfig(),
+        config=config,
         choose_layout=blind.choose_layout,
         alice_start=blind.alice_start,
         alice_reveal=blind.alice_reveal,
