@@ -272,9 +272,9 @@ class AliceParty(_Party):
             n_key = layout.n_key
             n_frames = sifted.z_bits.size // n_key
             if n_frames == 0:
-                raise _AbortError(
+                raise _AbortError(  # Bob is waiting for the syndromes: tell him
                     f"{sifted.z_bits.size} sifted Z bits, less than one frame ({n_key})",
-                    notify=False,
+                    notify=True,
                 )
             used = n_frames * n_key
             state, msg = api.alice_start(
