@@ -145,13 +145,8 @@ def decode_t2_words(
 
 
 @njit(cache=True)
-def t2_chunk(words, layout, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
-    """Decode a chunk of T2 words, compacting photons and special records.
-
-    Times are converted to ps as ``(units * num) // den``. Returns
-    ``(n_photons, n_specials, overflow_out, n_overflow_records, n_invalid, first_invalid)``;
-    overflow records are not stored in ``sp_*`` (only counted).
-    """
+def _t2_hh_chunk(words, v1, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
+    # HydraHarp layouts; the photon path comes first and stays branch-light
     n_ph = 0
     n_sp = 0
     n_ofl = 0
@@ -159,58 +154,89 @@ def t2_chunk(words, layout, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
     first_bad = -1
     for i in range(words.shape[0]):
         w = np.int64(words[i])
-        if layout == LAYOUT_PH_T2:
-            c = w >> 28
-            tt = w & 0x0FFFFFFF
-            if c <= 4:
-                u = ofl + tt
-                t_ph[n_ph] = u * num if den == 1 else (u * num) // den
-                ch_ph[n_ph] = c
-                n_ph += 1
-                continue
-            if c != 15:
-                n_bad += 1
-                if first_bad < 0:
-                    first_bad = i
-                continue
-            m = tt & 0xF
-            if m == 0:
-                ofl += PH_T2_WRAP
-                n_ofl += 1
-                continue
-            kind = KIND_MARKER
-            c = m
-        else:
-            c = (w >> 25) & 63
-            tt = w & 0x1FFFFFF
-            if (w >> 31) == 0:
-                u = ofl + tt
-                t_ph[n_ph] = u * num if den == 1 else (u * num) // den
-                ch_ph[n_ph] = c
-                n_ph += 1
-                continue
-            if c == 63:
-                if layout == LAYOUT_HH1_T2:
-                    ofl += HH1_T2_WRAP
-                else:
-                    ofl += HH2_T2_WRAP * (tt if tt != 0 else 1)
-                n_ofl += 1
-                continue
-            if c == 0:
-                kind = KIND_SYNC
-            elif c <= 15:
-                kind = KIND_MARKER
+        tt = w & 0x1FFFFFF
+        c = w >> 25
+        if c < 64:  # special bit clear: a photon
+            u = ofl + tt
+            if den == 1:
+                t_ph[n_ph] = u * num
             else:
-                n_bad += 1
-                if first_bad < 0:
-                    first_bad = i
-                continue
+                t_ph[n_ph] = (u * num) // den
+            ch_ph[n_ph] = c
+            n_ph += 1
+            continue
+        c -= 64
+        if c == 63:
+            if v1:
+                ofl += HH1_T2_WRAP
+            else:
+                ofl += HH2_T2_WRAP * (tt if tt != 0 else 1)
+            n_ofl += 1
+            continue
+        if c > 15:
+            n_bad += 1
+            if first_bad < 0:
+                first_bad = i
+            continue
         u = ofl + tt
         sp_t[n_sp] = u * num if den == 1 else (u * num) // den
-        sp_kind[n_sp] = kind
+        sp_kind[n_sp] = KIND_SYNC if c == 0 else KIND_MARKER
         sp_ch[n_sp] = c
         n_sp += 1
     return n_ph, n_sp, ofl, n_ofl, n_bad, first_bad
+
+
+@njit(cache=True)
+def _t2_ph_chunk(words, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
+    n_ph = 0
+    n_sp = 0
+    n_ofl = 0
+    n_bad = 0
+    first_bad = -1
+    for i in range(words.shape[0]):
+        w = np.int64(words[i])
+        c = w >> 28
+        tt = w & 0x0FFFFFFF
+        if c <= 4:
+            u = ofl + tt
+            if den == 1:
+                t_ph[n_ph] = u * num
+            else:
+                t_ph[n_ph] = (u * num) // den
+            ch_ph[n_ph] = c
+            n_ph += 1
+            continue
+        if c != 15:
+            n_bad += 1
+            if first_bad < 0:
+                first_bad = i
+            continue
+        m = tt & 0xF
+        if m == 0:
+            ofl += PH_T2_WRAP
+            n_ofl += 1
+            continue
+        u = ofl + tt
+        sp_t[n_sp] = u * num if den == 1 else (u * num) // den
+        sp_kind[n_sp] = KIND_MARKER
+        sp_ch[n_sp] = m
+        n_sp += 1
+    return n_ph, n_sp, ofl, n_ofl, n_bad, first_bad
+
+
+@njit(cache=True)
+def t2_chunk(words, layout, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
+    """Decode a chunk of T2 words, compacting photons and special records.
+
+    Times are converted to ps as ``(units * num) // den``. Returns
+    ``(n_photons, n_specials, overflow_out, n_overflow_records, n_invalid, first_invalid)``;
+    overflow records are not stored in ``sp_*`` (only counted). Bit-exact with
+    :func:`decode_t2_words` (the tests check it).
+    """
+    if layout == LAYOUT_PH_T2:
+        return _t2_ph_chunk(words, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch)
+    return _t2_hh_chunk(words, layout == LAYOUT_HH1_T2, ofl, num, den, t_ph, ch_ph, sp_t,
+                        sp_kind, sp_ch)
 
 
 @njit(cache=True)

@@ -56,8 +56,7 @@ class PqRecordReader(BlockFileReader):
                 sync_t=sp_t[:n_sp][is_sync].copy(),
                 n_overflows=int(n_ofl),
             )
-            chunk = EventChunk(t[:n_ph].copy(), ch[:n_ph].copy(), specials,
-                               first_record=first_record)
+            chunk = EventChunk(t[:n_ph], ch[:n_ph], specials, first_record=first_record)
         else:
             ns = np.empty(n, np.int64)
             dt = np.empty(n, np.int16)
@@ -69,9 +68,8 @@ class PqRecordReader(BlockFileReader):
             marker_t = np.rint(sp_ns[:n_sp] * float(self.meta.sync_period_ps)).astype(np.int64)
             specials = SpecialEvents(marker_t=marker_t, marker_mask=sp_ch[:n_sp].copy(),
                                      n_overflows=int(n_ofl))
-            chunk = EventChunk(t[:n_ph].copy(), ch[:n_ph].copy(), specials,
-                               nsync=ns[:n_ph].copy(), dtime=dt[:n_ph].copy(),
-                               first_record=first_record)
+            chunk = EventChunk(t[:n_ph], ch[:n_ph], specials, nsync=ns[:n_ph],
+                               dtime=dt[:n_ph], first_record=first_record)
         if n_bad:
             self.n_invalid += int(n_bad)
             offset = self.data_offset + 4 * (first_record + int(first_bad))
