@@ -52,7 +52,7 @@ def write_synthetic_ptu(path: Path, n_records: int, seed: int = 7) -> None:
 
     write_ptu_t2(path, [EventChunk(np.zeros(0, np.int64), np.zeros(0, np.int16))],
                  comment="qkdpp bench_read synthetic file")
-    tags, offset = read_tags(path)
+    _, offset = read_tags(path)
     rng = np.random.default_rng(seed)
     with open(path, "r+b") as fh:
         raw = fh.read(offset)

@@ -3,6 +3,7 @@
 import json
 import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_text_declared_tick_and_errors(tmp_path):
     p.write_text("1 10\n")
     with pytest.raises(FormatError, match="tick_ps"):
         open_timetag(p, format="text")
-    assert list(open_timetag(p, format="text", tick_ps=4).chunks())[0].t.tolist() == [40]
+    assert next(iter(open_timetag(p, format="text", tick_ps=4).chunks())).t.tolist() == [40]
     p.write_text("# tick_ps: 1\n1 10\n2 x\n")
     with pytest.raises(FormatError, match="line 3") as exc:
         list(open_timetag(p, format="text").chunks())
@@ -161,3 +162,21 @@ def test_cli_info_json_and_convert(tmp_path, capsys):
     assert "HydraHarp2T2" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "nope.ptu")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_convert_to_and_from_qkdpp_recording(tmp_path):
+    src = Path("/work/shared/data/picoquant-sample-data/picoharp_v30_t2.ptu")
+    if not src.is_file():
+        pytest.skip("shared sample data not present")
+    rec = tmp_path / "rec"
+    out = convert(src, rec, chunk_records=100_000)
+    assert out["output_format"] == "qkdpp" and detect_format(rec) == "qkdpp"
+    a = list(open_timetag(src).chunks())
+    b = list(open_timetag(rec).chunks(300_000))
+    assert np.array_equal(np.concatenate([c.t for c in a]), np.concatenate([c.t for c in b]))
+    assert np.array_equal(np.concatenate([c.ch for c in a]), np.concatenate([c.ch for c in b]))
+    assert sum(c.specials.n_overflows for c in b) == sum(c.specials.n_overflows for c in a)
+    back = tmp_path / "back.ptu"
+    convert(rec, back)
+    c = list(open_timetag(back).chunks())
+    assert np.array_equal(np.concatenate([x.t for x in c]), np.concatenate([x.t for x in a]))

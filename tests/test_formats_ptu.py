@@ -31,7 +31,7 @@ def _ptufile_photons(path):
 
 @pytest.mark.skipif(not PTU_FILES, reason="shared sample data not present")
 @pytest.mark.parametrize("path", PTU_FILES, ids=lambda p: p.name)
-@pytest.mark.parametrize("chunk", [1 << 20, 4093])
+@pytest.mark.parametrize("chunk", [1 << 20, 40_009])
 def test_ptufile_parity_on_shared_files(path, chunk):
     p, ph = _ptufile_photons(path)
     r = open_timetag(path)
@@ -217,7 +217,7 @@ def event_streams(draw):
     return t, ch, mk_t, mk
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(event_streams(), st.integers(1, 64))
 def test_ptu_t2_writer_round_trip_via_ptufile(tmp_path, events, split):
