@@ -71,9 +71,9 @@ def test_ht3_v10_matches_independent_decoder():
 def test_ht3_v20_matches_independent_decoder_and_time_formula():
     r, chunks, warned = _read_all(LIBPQ / "hydraharp_v20.ht3", chunk=211)
     assert not warned  # complete file
-    c = chunks[0]
-    got = [(int(a), int(n), int(d) * 16) for a, n, d in zip(c.ch, c.nsync, c.dtime, strict=True)]
-    assert got == HT3_V20_HEAD[: len(got)]
+    got = [(int(a), int(n), int(d) * 16) for c in chunks
+           for a, n, d in zip(c.ch, c.nsync, c.dtime, strict=True)]
+    assert got[: len(HT3_V20_HEAD)] == HT3_V20_HEAD
     all_n = np.concatenate([x.nsync for x in chunks])
     all_d = np.concatenate([x.dtime for x in chunks])
     all_t = np.concatenate([x.t for x in chunks])
@@ -123,6 +123,7 @@ def test_t3r_v50_marker_and_trailing_byte():
     assert any("offset 348580" in str(w.message) for w in warned)
 
 
+@pytest.mark.filterwarnings("ignore::postproc.errors.FormatWarning")
 def test_detection_ignores_extension(tmp_path):
     for name, fmt in [("hydraharp_v20.ht3", "HydraHarp"), ("timeharp_v50.t3r", "TimeHarp")]:
         dst = tmp_path / (name + ".dat")
@@ -151,3 +152,42 @@ def test_file_cut_inside_header(tmp_path):
     bad.write_bytes((LIBPQ / "hydraharp_v20.ht3").read_bytes()[:300])
     with pytest.raises(FormatError, match="ends inside the header"):
         open_timetag(bad)
+
+
+def _picoharp_file(path: Path, mode: int, words: list[int], declared: int) -> None:
+    """A PicoHarp 300 format 2.0 file built field by field from the documented layout."""
+    head = bytearray(0x2D8)
+    head[0:12] = b"PicoHarp 300"
+    head[16:19] = b"2.0"
+    struct.pack_into("<i", head, 0x14C, 32)          # BitsPerRecord
+    struct.pack_into("<i", head, 0x154, 1)           # NumberOfBoards
+    struct.pack_into("<i", head, 0x15C, mode)        # MeasurementMode
+    struct.pack_into("<f", head, 0x218 + 48, 0.004)  # board Resolution, ns
+    struct.pack_into("<i", head, 0x2B4 + 12, 10_000_000)  # CntRate0 (sync rate, Hz)
+    struct.pack_into("<i", head, 0x2B4 + 28, declared)    # NumRecords
+    path.write_bytes(bytes(head) + struct.pack(f"<{len(words)}I", *words))
+
+
+def test_pt2_and_pt3_by_hand(tmp_path):
+    pt2 = tmp_path / "a.pt2"
+    # photon ch1 @ 1000, overflow, marker 2 @ 0x22, photon ch0 @ 5, invalid channel 9
+    _picoharp_file(pt2, 2, [(1 << 28) | 1000, 15 << 28, (15 << 28) | 0x22, 5, 9 << 28], 6)
+    r, chunks, warned = _read_all(pt2, chunk=2)
+    assert r.meta.format == "PT2" and r.meta.resolution_ps == 4.0
+    t = np.concatenate([c.t for c in chunks]).tolist()
+    assert t == [1000 * 4, (210698240 + 5) * 4]
+    assert np.concatenate([c.specials.marker_t for c in chunks]).tolist() == [
+        (210698240 + 0x22) * 4]
+    assert any("NumRecords" in str(w.message) for w in warned)
+    assert any("offset " + str(0x2D8 + 16) in str(w.message) for w in warned)
+    pt3 = tmp_path / "a.pt3"
+    # ch field 2 (-> 1), dtime 100, nsync 7; overflow; ch field 1 (-> 0), dtime 3, nsync 2
+    _picoharp_file(pt3, 3, [(2 << 28) | (100 << 16) | 7, 15 << 28, (1 << 28) | (3 << 16) | 2], 3)
+    r, chunks, warned = _read_all(pt3)
+    assert not warned and r.meta.format == "PT3"
+    c = chunks[0]
+    assert c.ch.tolist() == [1, 0] and c.nsync.tolist() == [7, 65538]
+    assert c.dtime.tolist() == [100, 3]
+    res = float(np.float32(0.004)) * 1e3
+    assert c.t.tolist() == [7 * 100_000 + math.floor(100 * res + 0.5),
+                            65538 * 100_000 + math.floor(3 * res + 0.5)]
