@@ -180,3 +180,18 @@ def test_convert_to_and_from_qkdpp_recording(tmp_path):
     convert(rec, back)
     c = list(open_timetag(back).chunks())
     assert np.array_equal(np.concatenate([x.t for x in c]), np.concatenate([x.t for x in a]))
+
+
+def test_progress_counts_records(tmp_path):
+    from postproc.formats.summary import summarize
+
+    t = np.arange(50, dtype=np.int64) * 10**9  # overflow records between the photons
+    src = tmp_path / "p.ptu"
+    convert_src = tmp_path / "p.txt"
+    write_text(convert_src, [EventChunk(t, np.zeros(50, np.int16))])
+    steps: list[int] = []
+    convert(convert_src, src, chunk_records=7, advance=steps.append)
+    assert sum(steps) == 50
+    steps.clear()
+    s = summarize(open_timetag(src), chunk_records=9, advance=steps.append)
+    assert sum(steps) == s["n_records"] > 50 and s["n_events"] == 50

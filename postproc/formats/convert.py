@@ -47,9 +47,12 @@ def convert(
     reader = open_timetag(src, **read_options)
 
     def stream() -> Iterator[EventChunk]:
+        advanced = 0
         for c in reader.chunks(chunk_records):
-            if advance is not None:
-                advance(len(c))
+            if advance is not None:  # progress in source records (the declared total's unit)
+                done = getattr(reader, "records_read", advanced + len(c))
+                advance(done - advanced)
+                advanced = done
             yield c
 
     chunks: Iterable[EventChunk] = stream()

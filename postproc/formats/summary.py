@@ -22,6 +22,7 @@ def summarize(reader: TimeTagReader, *, n_first: int = 5,
     first_ch: list[int] = []
     n_events = n_markers = n_sync = n_ofl = n_gaps = missed = 0
     t_min = t_max = None
+    advanced = 0
     for c in reader.chunks(chunk_records):
         if len(c):
             ch, cnt = np.unique(c.ch, return_counts=True)
@@ -41,8 +42,10 @@ def summarize(reader: TimeTagReader, *, n_first: int = 5,
         n_ofl += int(sp.n_overflows)
         n_gaps += int(sp.gap_start.size)
         missed += int(sp.gap_missed[sp.gap_missed > 0].sum()) if sp.gap_missed.size else 0
-        if advance is not None:
-            advance(len(c))
+        if advance is not None:  # progress in records (the unit of the declared total)
+            done = getattr(reader, "records_read", n_events)
+            advance(done - advanced)
+            advanced = done
     duration = 0 if t_min is None else t_max - t_min
     records = getattr(reader, "records_read", n_events)
     out = {
