@@ -74,13 +74,14 @@ def _tags(rows):
 
 def test_swabian_overflow_gaps_and_missed_events(tmp_path):
     rows = [(0, 0, 1, 100), (2, 0, 0, 200), (3, 0, 0, 900), (4, 7, 1, 900), (4, 5, 2, 900),
-            (0, 0, 2, 1000), (1, 0, 0, 1100), (0, 0, 1, 1200), (4, 3, 1, 1300)]
+            (0, 0, 2, 1000), (1, 0, 0, 1100), (0, 0, 1, 1200), (4, 3, 1, 1300),
+            (0, 0, 3, 1150)]  # the last photon goes back in time
     path = tmp_path / "s.ttraw"
     write_swabian(path, _tags(rows))
     assert detect_format(path) == "swabian-raw"
     r = open_timetag(path)
     chunks, warned = _all(r, chunk=4)  # the MissedEvents after the chunk edge still count
-    assert np.concatenate([c.t for c in chunks]).tolist() == [100, 1000, 1200]
+    assert np.concatenate([c.t for c in chunks]).tolist() == [100, 1000, 1200, 1150]
     sp = [c.specials for c in chunks]
     gaps = list(zip(np.concatenate([s.gap_start for s in sp]).tolist(),
                     np.concatenate([s.gap_stop for s in sp]).tolist(),
@@ -88,6 +89,8 @@ def test_swabian_overflow_gaps_and_missed_events(tmp_path):
     assert gaps == [(200, 900, 7), (900, 900, 5), (1100, 1100, -1), (1300, 1300, 3)]
     assert sum(m for _, _, m in gaps if m > 0) == 15  # every missed event is reported
     assert any("Error tag" in str(w.message) and "offset 96" in str(w.message) for w in warned)
+    assert any("earlier" in str(w.message) and "offset 144" in str(w.message) for w in warned)
+    assert r.n_backward == 1 and r.n_errors == 1
 
 
 def test_text_declared_tick_and_errors(tmp_path):

@@ -65,7 +65,8 @@ class PqRecordReader(BlockFileReader):
             n_ph, n_sp, self._ofl, n_ofl, n_bad, first_bad = K.t3_chunk(
                 raw, self.layout, self._ofl, float(self.meta.sync_period_ps),
                 float(self.meta.dtime_resolution_ps), t, ch, ns, dt, sp_ns, sp_ch)
-            marker_t = np.rint(sp_ns[:n_sp] * float(self.meta.sync_period_ps)).astype(np.int64)
+            period = float(self.meta.sync_period_ps)
+            marker_t = np.floor(sp_ns[:n_sp] * period + 0.5).astype(np.int64)
             specials = SpecialEvents(marker_t=marker_t, marker_mask=sp_ch[:n_sp].copy(),
                                      n_overflows=int(n_ofl))
             chunk = EventChunk(t[:n_ph], ch[:n_ph], specials, nsync=ns[:n_ph],

@@ -125,13 +125,15 @@ class SwabianRawReader(BlockFileReader):
             warn(self.meta.path, (first_record + first_unk) * 16, "type",
                  f"{n_unk} tag(s) of unknown type, first type "
                  f"{int(raw['type'][first_unk])}; skipped")
-        nb, _ = check_order(t[:n_ph], self._last)
+        nb, first = check_order(t[:n_ph], self._last)
         if n_ph:
             self._last = int(t[n_ph - 1])
         if nb:
             self.n_backward += nb
-            warn(self.meta.path, None, "time", f"{nb} time tag(s) earlier than their "
-                 "predecessor in this chunk; kept in stream order")
+            tag_index = int(np.flatnonzero(raw["type"] == TIME_TAG)[first])
+            warn(self.meta.path, (first_record + tag_index) * 16, "time",
+                 f"{nb} time tag(s) earlier than their predecessor in this chunk; kept in "
+                 "stream order")
         specials = SpecialEvents(gap_start=gs[:n_g], gap_stop=ge[:n_g], gap_missed=gm[:n_g])
         return EventChunk(t[:n_ph], ch[:n_ph], specials, first_record=first_record)
 
