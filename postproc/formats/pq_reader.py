@@ -6,7 +6,7 @@ import numpy as np
 
 from postproc.events import EventChunk, SpecialEvents
 from postproc.formats import pq_kernels as K  # noqa: N812  (K.<layout constant> reads better)
-from postproc.formats.base import BlockFileReader, rational_ps, warn
+from postproc.formats.base import BlockFileReader, BufferPool, rational_ps, warn
 
 T2_LAYOUTS = (K.LAYOUT_PH_T2, K.LAYOUT_HH1_T2, K.LAYOUT_HH2_T2)
 
@@ -34,6 +34,10 @@ class PqRecordReader(BlockFileReader):
         self._check_size(declared, declared_field)
         self._ofl = 0
         self.n_invalid = 0
+        if self.is_t2:  # t, ch, sp_t, sp_kind, sp_ch
+            self._pool = BufferPool((np.int64, np.int16, np.int64, np.uint8, np.int16))
+        else:  # t, ch, nsync, dtime, sp_ns, sp_ch
+            self._pool = BufferPool((np.int64, np.int16, np.int64, np.int16, np.int64, np.int16))
 
     def _reset(self) -> None:
         self._ofl = 0
@@ -41,12 +45,8 @@ class PqRecordReader(BlockFileReader):
 
     def _decode(self, raw: np.ndarray, first_record: int) -> EventChunk:
         n = raw.shape[0]
-        t = np.empty(n, np.int64)
-        ch = np.empty(n, np.int16)
         if self.is_t2:
-            sp_t = np.empty(n, np.int64)
-            sp_kind = np.empty(n, np.uint8)
-            sp_ch = np.empty(n, np.int16)
+            t, ch, sp_t, sp_kind, sp_ch = self._pool.take(n)
             n_ph, n_sp, self._ofl, n_ofl, n_bad, first_bad = K.t2_chunk(
                 raw, self.layout, self._ofl, self._num, self._den, t, ch, sp_t, sp_kind, sp_ch)
             is_sync = sp_kind[:n_sp] == K.KIND_SYNC
@@ -58,10 +58,7 @@ class PqRecordReader(BlockFileReader):
             )
             chunk = EventChunk(t[:n_ph], ch[:n_ph], specials, first_record=first_record)
         else:
-            ns = np.empty(n, np.int64)
-            dt = np.empty(n, np.int16)
-            sp_ns = np.empty(n, np.int64)
-            sp_ch = np.empty(n, np.int16)
+            t, ch, ns, dt, sp_ns, sp_ch = self._pool.take(n)
             n_ph, n_sp, self._ofl, n_ofl, n_bad, first_bad = K.t3_chunk(
                 raw, self.layout, self._ofl, float(self.meta.sync_period_ps),
                 float(self.meta.dtime_resolution_ps), t, ch, ns, dt, sp_ns, sp_ch)
