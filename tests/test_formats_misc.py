@@ -93,6 +93,16 @@ def test_swabian_overflow_gaps_and_missed_events(tmp_path):
     assert r.n_backward == 1 and r.n_errors == 1
 
 
+def test_swabian_stream_ending_inside_an_overflow(tmp_path):
+    path = tmp_path / "o.ttraw"
+    write_swabian(path, _tags([(0, 0, 1, 100), (2, 0, 0, 200), (0, 0, 1, 300)]))
+    chunks, warned = _all(open_timetag(path), chunk=2)
+    sp = chunks[-1].specials
+    assert (sp.gap_start.tolist(), sp.gap_stop.tolist(), sp.gap_missed.tolist()) == (
+        [200], [300], [-1])
+    assert any("ends inside an overflow" in str(w.message) for w in warned)
+
+
 def test_text_declared_tick_and_errors(tmp_path):
     p = tmp_path / "a.txt"
     p.write_text("# qkdpp-text v1\n# tick_ps: 0.5\n1 10\n\n2 7\n3 30\n")

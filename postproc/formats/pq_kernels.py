@@ -125,8 +125,8 @@ def decode_t2_words(
     Returns ``(time, channel, kind, overflow_out)``:
         time: int64, ``overflow + time_field`` in time-tag units, where ``overflow`` already
             includes the record's own overflow increment (an overflow record reports the new
-            base plus its time field, exactly as ptufile does). Unsigned 64-bit arithmetic
-            wraps never occur below 2**63 units.
+            base plus its time field, exactly as ptufile does). The base is a 64-bit count
+            (a Verilog twin needs 64-bit accumulators; it cannot overflow in practice).
         channel: int16, the photon channel field; the marker mask (1..15) for markers; 0 for
             sync and overflow records; the raw channel field for invalid records.
         kind: uint8, 0 photon, 1 overflow, 2 marker, 3 sync (HydraHarp layouts only),

@@ -134,7 +134,17 @@ class SwabianRawReader(BlockFileReader):
             warn(self.meta.path, (first_record + tag_index) * 16, "time",
                  f"{nb} time tag(s) earlier than their predecessor in this chunk; kept in "
                  "stream order")
-        specials = SpecialEvents(gap_start=gs[:n_g], gap_stop=ge[:n_g], gap_missed=gm[:n_g])
+        gs, ge, gm = gs[:n_g], ge[:n_g], gm[:n_g]
+        if self._open >= 0 and first_record + n == self.n_records:
+            # the stream ends inside an overflow: report it up to the last tag, count unknown
+            end = int(raw["time"][-1])
+            warn(self.meta.path, (first_record + n) * 16, "type", "the file ends inside an "
+                 f"overflow interval that began at {self._open} ps (reported as a gap with "
+                 "missed = -1)")
+            gs, ge, gm = (np.append(gs, self._open), np.append(ge, max(end, self._open)),
+                          np.append(gm, -1))
+            self._open = -1
+        specials = SpecialEvents(gap_start=gs, gap_stop=ge, gap_missed=gm)
         return EventChunk(t[:n_ph], ch[:n_ph], specials, first_record=first_record)
 
 
