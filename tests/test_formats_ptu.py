@@ -271,6 +271,19 @@ def test_truncated_ptu_warns_and_keeps_data(tmp_path):
     assert np.array_equal(got, t[: got.size]) and got.size > 0
 
 
+def test_zero_record_count_reads_to_end_of_file(tmp_path):
+    path, t = _small_ptu(tmp_path, 50)
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"TTResult_NumberOfRecords")
+    raw[i + 40:i + 48] = struct.pack("<q", 0)
+    path.write_bytes(bytes(raw))
+    with pytest.warns(FormatWarning, match="TTResult_NumberOfRecords"):
+        r = open_ptu(path)
+    assert np.concatenate([c.t for c in r.chunks()]).tolist() == t.tolist()
+    _, ph = _ptufile_photons(path)  # ptufile does the same
+    assert ph["time"].astype(np.int64).tolist() == t.tolist()
+
+
 def test_corrupt_ptu_headers(tmp_path):
     path, _ = _small_ptu(tmp_path)
     raw = bytearray(path.read_bytes())

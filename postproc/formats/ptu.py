@@ -19,6 +19,7 @@ import numpy as np
 from postproc.errors import FormatError
 from postproc.events import EventChunk, FileMeta
 from postproc.formats import pq_kernels as K  # noqa: N812  (K.<layout constant> reads better)
+from postproc.formats.base import warn
 from postproc.formats.pq_reader import PqRecordReader
 
 MAGIC = b"PQTTTR\x00\x00"
@@ -153,7 +154,12 @@ def open_ptu(path: str | Path) -> PqRecordReader:
         dtime_resolution_ps=None if is_t2 else res_s * 1e12,
         header=tags,
     )
-    return PqRecordReader(meta, data_offset, layout, int(n_declared), "TTResult_NumberOfRecords")
+    declared: int | None = int(n_declared)
+    if declared <= 0:  # acquisition software that stopped before patching the count
+        warn(path, data_offset, "TTResult_NumberOfRecords", f"header declares {declared} "
+             "records; decoding every whole record up to the end of the file")
+        declared = None
+    return PqRecordReader(meta, data_offset, layout, declared, "TTResult_NumberOfRecords")
 
 
 def _tag(ident: str, typ: int, value, idx: int = -1) -> bytes:
