@@ -104,6 +104,7 @@ def test_kernel_matches_plain_integer_reference(
         assert (int(slot[i]), int(flags[i])) == ref
 
 
+@settings(deadline=None)
 @given(st.integers(-(2**20), 2**20), st.integers(1, 2**20))
 def test_kernel_at_exact_half_period(k, period_ps):
     # the point exactly half a period after a centre belongs to the next slot (floor rounding)
@@ -127,6 +128,7 @@ def test_kernel_at_exact_half_period(k, period_ps):
 # --------------------------------------------------------------------------------- encodings
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 2**62), max_size=50))
 def test_varint_round_trip(values):
     v = np.array(values, np.int64)
@@ -137,6 +139,7 @@ def test_varint_round_trip(values):
             decode_varints(buf[:-1], len(v))
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 3), max_size=50))
 def test_2bit_round_trip(values):
     assert unpack_2bit(pack_2bit(np.array(values)), len(values)).tolist() == values
