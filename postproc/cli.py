@@ -15,6 +15,8 @@ from postproc.errors import QkdppError
 
 COMMAND_MODULES = [
     "postproc.commands.bench",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
 ]
 
 
