@@ -61,10 +61,11 @@ def make_chmap(detectors: list[dict]) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _slot_residual(t, t_anchor, period_q16):
-    """(k, r) of the docstring: floor division done with a float estimate and exact fix-up."""
+def _slot_residual(t, t_anchor, period_q16, inv_period):
+    """(k, r) of the docstring: floor division done with a float estimate (``inv_period`` =
+    1 / period_q16) and an exact integer fix-up, so the result is the exact floor quotient."""
     x = ((t - t_anchor) << 16) + (period_q16 >> 1)
-    k = np.int64(np.floor(x / period_q16))
+    k = np.int64(np.floor(x * inv_period))
     r = x - k * period_q16
     # the float quotient can be off by one either way near multiples of P
     while r < 0:
@@ -81,8 +82,9 @@ def bob_kernel(
     t, ch, t_anchor, slot_anchor, period_q16, gate_lo_q16, gate_hi_q16, chmap, slot_out, flags_out
 ):
     """Bob's part for arrays of detections under one set of parameters (see module docstring)."""
+    inv = 1.0 / period_q16
     for i in range(t.shape[0]):
-        k, r = _slot_residual(t[i], t_anchor, period_q16)
+        k, r = _slot_residual(t[i], t_anchor, period_q16, inv)
         slot_out[i] = slot_anchor + k
         c = ch[i]
         m = chmap[c] if 0 <= c <= 255 else np.uint8(0)
