@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "postproc.commands.finite_key",
     "postproc.commands.plan",
     "postproc.commands.kms",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
 ]
 
 
