@@ -60,7 +60,7 @@ class ReconcileConfig:
     max_rounds: int = 8  # decoding rounds per frame, including the first
     max_punct_frac: float = 0.08  # at most this fraction of n punctured
     max_iter: int = 60
-    alpha: float = 0.8
+    alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
     decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
