@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numba
 import numpy as np
@@ -41,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
     p.add_argument("--family", default="n32k")
     p.add_argument("--decoder", choices=("float", "fixed"), default="float")
+    p.add_argument("--punct-frac", type=float, default=None,
+                   help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--seed", type=int, default=1)
 
 
@@ -85,6 +88,8 @@ def run(args: argparse.Namespace) -> dict:
     F_ldpc = min(F, args.ldpc_frames or (4 if quick else 20))
     F_casc = args.cascade_frames or (1 if quick else 5)
     cfg = ReconcileConfig(family=args.family, decoder=args.decoder)
+    if args.punct_frac is not None:
+        cfg = replace(cfg, max_punct_frac=args.punct_frac)
     threads = numba.config.NUMBA_NUM_THREADS
     rows = []
     for q in qbers:
@@ -151,14 +156,16 @@ def run(args: argparse.Namespace) -> dict:
             "cascade_f": float(np.mean(cf)),
             "cascade_round_trips": float(np.mean(crt)),
         })
-    return {"decoder": args.decoder, "family": args.family, "rows": rows}
+    return {"decoder": args.decoder, "family": args.family,
+            "max_punct_frac": cfg.max_punct_frac, "rows": rows}
 
 
 def format_text(result: dict) -> str:
     hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'fer1':>6} "
            f"{'Mb/s/core':>9} {'Mb/s':>6} {'ldpcMb/s':>8} {'x':>6} {'ldpcFER':>7} {'ourFER1':>7} "
            f"{'casc f':>6} {'casc RT':>7}")
-    lines = [f"decoder={result['decoder']} family={result['family']}", hdr]
+    lines = [f"decoder={result['decoder']} family={result['family']} "
+             f"max_punct_frac={result['max_punct_frac']}", hdr]
     for r in result["rows"]:
         lines.append(
             f"{100 * r['qber']:6.2f} {r['rate']:6.3f} {r['key_bits']:6d} {r['f']:6.3f} "
