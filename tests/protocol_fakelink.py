@@ -3,14 +3,31 @@
 Alice's log follows the recording layout; Bob's detections are already mapped to slots (what
 sifting hands the protocol). Detection per class ``1 - exp(-mu eta) + y0``, bit error
 ``e_mis`` in the matching basis, random bits for dark counts, and optional intercept-resend on
-every pulse (QBER 25 %).
+every pulse (QBER 25 %). Bob's slot numbering is Alice's minus ``offset``, which Alice must
+find (sifting's offset search) on the first block.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from postproc.pipeline.sifting import AliceBlock, BobBlock
+from postproc.pipeline.sifting import AliceBlock, BobRun
+
+
+@dataclass
+class Detections:
+    """Duck-typed stand-in for sifting's BobDetections (what BobRun hands out)."""
+
+    slot: np.ndarray
+    basis: np.ndarray
+    bit: np.ndarray
+    double: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+    def take(self, sel: slice) -> Detections:
+        return Detections(self.slot[sel], self.basis[sel], self.bit[sel], self.double[sel])
 
 
 def fake_link(
@@ -25,7 +42,9 @@ def fake_link(
     e_mis: float = 0.015,
     eve: bool = False,
     seed: int = 0,
-) -> tuple[list[AliceBlock], list[BobBlock]]:
+    offset: int = 0,
+) -> tuple[list[AliceBlock], BobRun]:
+    """Alice's blocks and Bob's run (Bob's slot numbering is Alice's minus ``offset``)."""
     rng = np.random.default_rng(seed)
     alice, bob = [], []
     for b in range(n_blocks):
@@ -52,5 +71,6 @@ def fake_link(
         ).astype(np.uint8)
         is_dark = dark[det]
         b_bit[is_dark] = rng.integers(0, 2, int(is_dark.sum()), dtype=np.uint8)
-        bob.append(BobBlock(b, b * n, n, det.astype(np.int64), b_basis, b_bit, int(det.size)))
-    return alice, bob
+        bob.append((det.astype(np.int64) + b * n - offset, b_basis, b_bit))
+    slot, basis, bits = (np.concatenate(x) for x in zip(*bob, strict=True))
+    return alice, BobRun(Detections(slot, basis, bits, np.zeros(slot.size, bool)))

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+pytest.importorskip("postproc.sift.bb84")
 pytest.importorskip("postproc.reconcile.blind")
 pytest.importorskip("postproc.amplify")
 
@@ -44,15 +45,17 @@ class DictStore:
 
 
 def _link(n_blocks: int, **kw):
-    return fake_link(n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **kw)
+    return fake_link(
+        n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **{"offset": 137, "e_mis": 0.01, **kw}
+    )
 
 
 def _run(n_blocks: int, *, seed: int = 3, tap_ab=None, tap_ba=None, cfg=CFG, **link_kw):
-    a_blocks, b_blocks = _link(n_blocks, seed=seed, **link_kw)
+    a_blocks, b_run = _link(n_blocks, seed=seed, **link_kw)
     sa, sb = DictStore(), DictStore()
     res = run_pair(
         a_blocks,
-        b_blocks,
+        b_run,
         cfg,
         alice_store=sa,
         bob_store=sb,
@@ -183,7 +186,7 @@ def test_reordered_messages_abort_the_block() -> None:
 
 def test_mismatched_parameters_are_refused() -> None:
     """Alice with eps_sec 1e-10, Bob with 1e-9: Bob refuses at Hello, nothing else happens."""
-    a_blocks, b_blocks = _link(1)
+    a_blocks, b_run = _link(1)
     secret = AuthKeys.generate_secret(np.random.default_rng(0), 4096)
     ar, br = InProcessChannel.pair()
     a = AliceParty(
@@ -202,7 +205,7 @@ def test_mismatched_parameters_are_refused() -> None:
 
     def bob_main() -> None:
         try:
-            b.run(b_blocks)
+            b.run(b_run)
         except ProtocolError as exc:
             errors.append(exc)
 
@@ -219,3 +222,38 @@ def test_thousand_blocks_keys_identical() -> None:
     res, sa, sb = _run(1000, seed=11)
     _assert_identical(res, sa, sb)
     assert sum(1 for b in res.alice.blocks if b.aborted is None) >= 990
+
+
+def test_alice_and_bob_over_tcp() -> None:
+    """The same party code over a real TCP connection (two threads, two sockets)."""
+    import socket
+
+    from postproc.protocol import channel as chmod
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a_blocks, b_run = _link(2, seed=21)
+    secret = AuthKeys.generate_secret(np.random.default_rng(5), 8192)
+    sa, sb = DictStore(), DictStore()
+    out: dict = {}
+
+    def bob_main() -> None:
+        raw = chmod.listen("127.0.0.1", port, timeout=30)
+        chan = AuthenticatedChannel(raw, "bob", AuthKeys.from_secret(secret), timeout=60)
+        try:
+            out["bob"] = BobParty(chan, CFG, sb, np.random.default_rng(7)).run(b_run)
+        finally:
+            raw.close()
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    raw = chmod.connect("127.0.0.1", port, timeout=30)
+    chan = AuthenticatedChannel(raw, "alice", AuthKeys.from_secret(secret), timeout=60)
+    try:
+        alice = AliceParty(chan, CFG, sa, np.random.default_rng(8)).run(a_blocks)
+    finally:
+        raw.close()
+        th.join(60)
+    assert alice.secret_bits > 0 and alice.secret_bits == out["bob"].secret_bits
+    assert sa.keys.keys() == sb.keys.keys() and all(sa.keys[k] == sb.keys[k] for k in sa.keys)

@@ -18,6 +18,7 @@ def _main(args: argparse.Namespace) -> int:
         eve_fraction=args.eve,
         block_slots=args.block_slots,
         as_json=args.json,
+        reconcile_f_start=args.ec_f_start,
     )
     if args.json:
         print(json.dumps(s, indent=2))
@@ -42,4 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distance-km", type=float, default=25.0)
     p.add_argument("--eve", type=float, default=0.0, help="intercept-resend fraction")
     p.add_argument("--block-slots", type=int, default=DEMO_BLOCK_SLOTS)
+    p.add_argument(
+        "--ec-f-start",
+        type=float,
+        default=None,
+        help="reconciliation: efficiency of the first blind round (default: reconcile's)",
+    )
     p.set_defaults(func=_main)

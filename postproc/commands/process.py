@@ -18,6 +18,7 @@ def _main(args: argparse.Namespace) -> int:
         as_json=args.json,
         eps_sec=args.eps_sec,
         eps_cor=args.eps_cor,
+        reconcile_f_start=args.ec_f_start,
     )
     if args.json:
         print(json.dumps(s, indent=2))
@@ -36,4 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eps-sec", type=float, default=1e-10)
     p.add_argument("--eps-cor", type=float, default=1e-15)
     p.add_argument("--seed", type=int, default=None, help="protocol randomness (default: fresh)")
+    p.add_argument(
+        "--ec-f-start",
+        type=float,
+        default=None,
+        help="reconciliation: efficiency of the first blind round (default: reconcile's)",
+    )
     p.set_defaults(func=_main)

@@ -30,6 +30,8 @@ class PipelineConfig:
     initial_secret_bytes: int = 1 << 16
     timeout_s: float = 300.0
     max_auth_failures: int = 5  # consecutive blocks lost to authentication errors: stop
+    # reconciliation: efficiency the first blind round aims at (None: reconcile's default)
+    reconcile_f_start: float | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in ("lim2014", "rusca2018"):
@@ -50,6 +52,8 @@ class PipelineConfig:
             raise ConfigError(f"block_slots must be >= 1, got {self.block_slots}")
         if self.auth_tag_bits % 8 or not 32 <= self.auth_tag_bits <= 256:
             raise ConfigError("auth_tag_bits must be a multiple of 8 in 32..256")
+        if self.reconcile_f_start is not None and not 1.0 <= self.reconcile_f_start <= 3.0:
+            raise ConfigError(f"reconcile_f_start must be in [1, 3], got {self.reconcile_f_start}")
         if self.auth_replenish_bytes < 0 or self.auth_replenish_bytes % 2:
             raise ConfigError("auth_replenish_bytes must be even and >= 0")
 

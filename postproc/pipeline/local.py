@@ -17,7 +17,7 @@ import numpy as np
 from postproc.pipeline.config import PipelineConfig
 from postproc.pipeline.parties import AliceParty, BlockCallback, BobParty
 from postproc.pipeline.report import SessionReport
-from postproc.pipeline.sifting import AliceBlock, BobBlock
+from postproc.pipeline.sifting import AliceBlock, BobRun
 from postproc.protocol.auth import AuthenticatedChannel, AuthKeys
 from postproc.protocol.channel import InProcessChannel, Tap
 
@@ -31,7 +31,7 @@ class PairResult:
 
 def run_pair(
     alice_blocks: Iterable[AliceBlock],
-    bob_blocks: Iterable[BobBlock],
+    bob_run: BobRun,
     cfg: PipelineConfig,
     *,
     alice_store: Any = None,
@@ -66,7 +66,7 @@ def run_pair(
 
     def bob_main() -> None:
         try:
-            bob.run(bob_blocks)
+            bob.run(bob_run)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
         finally:

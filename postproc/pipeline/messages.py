@@ -106,7 +106,9 @@ class BlockDone:
     stored_bits: int
 
 
-# Reconciliation's messages (postproc.reconcile.blind) registered by name, imported on first use.
+# Sifting's and reconciliation's messages, registered by name and imported on first use.
+register_lazy(40, "postproc.sift.bb84:SiftAnnounce")
+register_lazy(41, "postproc.sift.bb84:SiftReply")
 register_lazy(60, "postproc.reconcile.blind:SyndromeMsg")
 register_lazy(61, "postproc.reconcile.blind:BobReply")
 register_lazy(62, "postproc.reconcile.blind:RevealMsg")

@@ -29,14 +29,20 @@ from contextlib import contextmanager
 import numpy as np
 
 from postproc.bits import pack_bits, unpack_bits
-from postproc.errors import BlockAbortedError, ProtocolError
+from postproc.errors import BlockAbortedError, ProtocolError, QkdppError
 from postproc.infotheory import binary_entropy
 from postproc.ledger import LeakageLedger
 from postproc.pipeline import messages as pm
 from postproc.pipeline import sifting
 from postproc.pipeline.config import PipelineConfig
 from postproc.pipeline.report import BOUND_FIELDS, BlockReport, SessionReport
-from postproc.pipeline.stages import amplify, finite_key_for, reconcile_api, toeplitz_seed
+from postproc.pipeline.stages import (
+    amplify,
+    finite_key_for,
+    reconcile_api,
+    sift_api,
+    toeplitz_seed,
+)
 from postproc.protocol import verify
 from postproc.protocol.auth import AuthenticatedChannel, AuthenticationError, AuthKeyExhaustedError
 from postproc.protocol.channel import ChannelClosedError
@@ -95,6 +101,7 @@ class _Party:
         self.on_block = on_block
         self.report = SessionReport(self.role, cfg.as_dict())
         self._prev_qber_z: float | None = None
+        self._offset: int | None = None  # Alice slot = Bob slot + offset (Alice finds it)
         self._auth_failures = 0
         self.n_classes = len(cfg.mu)
 
@@ -130,6 +137,9 @@ class _Party:
                         "stopping (keys out of step or an active attacker)"
                     )
                     go_on = False
+        except QkdppError as exc:  # a stage refused its input (e.g. no offset found)
+            rep.aborted = str(exc)
+            self.chan.abort(str(exc))
         if rep.aborted is not None:
             rep.stored_bits = 0
             rep.auth_bits = 0
@@ -184,6 +194,7 @@ class AliceParty(_Party):
     """Alice: holds only her modulation log; drives the blocks."""
 
     role = "alice"
+    max_offset_slots = 1_100_000  # offset search range (slots) on the first block
 
     def run(self, blocks: Iterable[sifting.AliceBlock]) -> SessionReport:
         t_start = time.perf_counter()
@@ -220,10 +231,23 @@ class AliceParty(_Party):
     def _block(self, rep: BlockReport, blk: sifting.AliceBlock) -> None:
         cfg, chan, b = self.cfg, self.chan, blk.block
         chan.send(pm.BlockStart(b, blk.first_slot, int(blk.log.shape[0])))
+        sift = sift_api()
         with _timed(rep, "sift"):
-            announce = chan.recv(sifting.SiftAnnounce)
-            reply, sifted = sifting.alice_reply(announce, blk)
+            announce = chan.recv(sift.SiftAnnounce)
+            reply, side, found = sift.alice_answer(
+                announce,
+                blk.log,
+                blk.first_slot,
+                offset_slots=self._offset,
+                intensities=list(cfg.mu),
+                max_offset_slots=self.max_offset_slots,
+            )
             chan.send(reply)
+            sifted = sifting.Sifted.from_side(side)
+        if found is not None:
+            rep.sift_stats["offset_score"] = float(found.score)
+        self._offset = reply.offset_slots
+        rep.sift_stats["offset_slots"] = int(reply.offset_slots)
         rep.detections = announce.n
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
         # parameter estimation: Bob discloses his X bits, Alice counts the errors per class
@@ -241,7 +265,7 @@ class AliceParty(_Party):
         _check_x(rep, cfg)
         # reconciliation
         ledger = LeakageLedger()
-        api = reconcile_api()
+        api = reconcile_api(cfg.reconcile_f_start)
         with _timed(rep, "reconcile"):
             hint = _hint(self._prev_qber_z, rep.qber_x)
             layout = api.choose_layout(hint, api.config)
@@ -326,7 +350,7 @@ class BobParty(_Party):
 
     role = "bob"
 
-    def run(self, blocks: Iterable[sifting.BobBlock]) -> SessionReport:
+    def run(self, run: sifting.BobRun) -> SessionReport:
         t_start = time.perf_counter()
         cfg = self.cfg
         self.chan.begin_block(0)
@@ -348,8 +372,6 @@ class BobParty(_Party):
             self.chan.send(pm.HelloAck(False, reason))
             raise ProtocolError(f"Alice's session parameters differ from Bob's: {reason}")
         self.chan.send(pm.HelloAck(True, ""))
-        it = iter(blocks)
-        pending: dict[int, sifting.BobBlock] = {}
         block = 0
         while True:
             self.chan.begin_block(block)
@@ -359,31 +381,35 @@ class BobParty(_Party):
                 self.report.error = str(exc)
                 break
             except (ProtocolError, BlockAbortedError) as exc:
-                # a lost or late BlockStart: follow the peer into its block if it moved on
+                # a lost, late or forged BlockStart: give up this block, tell Alice
                 rep = BlockReport(block, aborted=f"protocol error: {exc}")
+                self.chan.abort(str(exc))
                 self.report.blocks.append(rep)
+                if self.on_block is not None:
+                    self.on_block(rep)
                 block += 1
                 continue
             if isinstance(start, pm.EndOfSession):
                 break
-            blk = _next_block(it, pending, start.block)
             rep = BlockReport(start.block, start.first_slot, start.n_slots)
-            if blk is None or blk.first_slot != start.first_slot or blk.n_slots != start.n_slots:
-                ok = self._run_block(rep, _no_data)
-            else:
-                ok = self._run_block(rep, lambda r, blk=blk: self._block(r, blk))
-            if not ok:
+            if not self._run_block(rep, lambda r, s=start: self._block(r, run, s)):
                 break
             block = start.block + 1
         return self._finish_report(t_start)
 
-    def _block(self, rep: BlockReport, blk: sifting.BobBlock) -> None:
-        cfg, chan, b = self.cfg, self.chan, blk.block
-        rep.detections = blk.n_detections
-        rep.sift_stats = dict(blk.stats)
+    def _block(self, rep: BlockReport, run: sifting.BobRun, start: pm.BlockStart) -> None:
+        cfg, chan, b = self.cfg, self.chan, start.block
+        sift = sift_api()
         with _timed(rep, "sift"):
-            chan.send(sifting.bob_announce(blk))
-            sifted = sifting.bob_sifted(chan.recv(sifting.SiftReply), blk)
+            det = run.block(start.first_slot, start.n_slots)
+            rep.detections = len(det.slot)
+            rep.sift_stats = {"double_clicks": int(np.count_nonzero(det.double))}
+            chan.send(sift.bob_announce(det, b))
+            reply = chan.recv(sift.SiftReply)
+            side = sift.bob_sifted(reply, det, b)
+            run.offset = reply.offset_slots
+            sifted = sifting.Sifted.from_side(side)
+        rep.sift_stats["offset_slots"] = int(reply.offset_slots)
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
         with _timed(rep, "estimate"):
             chan.send(pm.XBits(b, int(sifted.x_bits.size), pack_bits(sifted.x_bits)))
@@ -394,7 +420,7 @@ class BobParty(_Party):
         rep.qber_x = _qber(rep.n_X, rep.m_X)
         _check_x(rep, cfg)
         ledger = LeakageLedger()
-        api = reconcile_api()
+        api = reconcile_api(cfg.reconcile_f_start)
         with _timed(rep, "reconcile"):
             msg = chan.recv(api.SyndromeMsg)
             rep.reconcile_messages = 1
@@ -454,27 +480,6 @@ class BobParty(_Party):
         chan.send(pm.BlockDone(b, amp.key_id, rep.stored_bits))
 
 
-def _no_data(rep: BlockReport) -> None:
-    raise _AbortError(
-        f"Bob has no data for block {rep.block} at slot {rep.first_slot}", notify=True
-    )
-
-
 def msg_n_key(api, msg) -> int:
     code = api.get_code(msg.code)
     return code.n - msg.n_punct - msg.n_short
-
-
-def _next_block(
-    it: Iterator[sifting.BobBlock], pending: dict[int, sifting.BobBlock], want: int
-) -> sifting.BobBlock | None:
-    """Bob's data for block ``want`` (earlier blocks Alice skipped are dropped)."""
-    if want in pending:
-        return pending.pop(want)
-    for blk in it:
-        if blk.block == want:
-            return blk
-        if blk.block > want:
-            pending[blk.block] = blk
-            return None
-    return None

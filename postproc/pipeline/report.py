@@ -101,7 +101,7 @@ def format_block_row(b: BlockReport) -> str:
 
     status = "ok" if b.aborted is None else f"ABORT: {b.aborted}"
     f = "  -  " if b.f_ec is None else f"{b.f_ec:5.3f}"
-    t = sum(b.timings.values())
+    t = b.timings.get("total", 0.0)
     return (
         f"{b.block:5d} {b.detections:10d} {sum(b.n_Z):9d} {sum(b.n_X):8d} {pct(b.qber_z)} "
         f"{pct(b.qber_x)} {b.lambda_ec:9d} {f} {b.key_length:9d} {b.stored_bits:9d} "

@@ -16,7 +16,7 @@ from postproc.pipeline.config import PipelineConfig
 from postproc.pipeline.local import PairResult, run_pair
 from postproc.pipeline.parties import AliceParty, BobParty
 from postproc.pipeline.report import TABLE_HEADER, BlockReport, format_block_row
-from postproc.pipeline.sifting import AliceBlock, BobBlock
+from postproc.pipeline.sifting import AliceBlock, BobRun, bob_run_from_events
 from postproc.pipeline.stages import open_store
 from postproc.pipeline.summary import format_summary, keys_identical, plot, summarise, write_json
 from postproc.progress import progress
@@ -48,7 +48,7 @@ def _printer(as_json: bool, n_blocks: int | None, out=sys.stdout):
 
 def run_local(
     alice_iter: Iterable[AliceBlock],
-    bob_iter: Iterable[BobBlock],
+    bob_run: BobRun,
     cfg: PipelineConfig,
     out_dir: Path,
     *,
@@ -65,8 +65,8 @@ def run_local(
     stores = []
     for name in ("alice", "bob"):
         path = out_dir / f"{name}_keys.sqlite"
-        if path.exists():
-            path.unlink()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
         stores.append(open_store(path))
     a_store, b_store = stores
     printer = _printer(as_json, n_blocks)
@@ -79,7 +79,7 @@ def run_local(
 
         result: PairResult = run_pair(
             alice_iter,
-            bob_iter,
+            bob_run,
             cfg,
             alice_store=a_store,
             bob_store=b_store,
@@ -89,7 +89,9 @@ def run_local(
             tap_ba=tap_ba,
         )
     processing_s = time.perf_counter() - t0
-    identical = keys_identical(result, a_store, b_store)
+    for st in stores:
+        st.close()
+    identical = keys_identical(result, out_dir / "alice_keys.sqlite", out_dir / "bob_keys.sqlite")
     summary = summarise(
         result,
         link_s=link_s,
@@ -100,8 +102,6 @@ def run_local(
     write_json(out_dir / "report.json", summary)
     block_s = cfg.block_slots * link_s / max(1, cfg.block_slots * len(result.alice.blocks))
     plot(out_dir / "report.png", summary, block_s if result.alice.blocks else 1.0)
-    for s in stores:
-        s.close()
     return summary
 
 
@@ -114,6 +114,7 @@ def demo(
     eve_fraction: float = 0.0,
     block_slots: int = DEMO_BLOCK_SLOTS,
     as_json: bool = False,
+    reconcile_f_start: float | None = None,
 ) -> dict[str, Any]:
     from postproc.sim import SimConfig
 
@@ -130,12 +131,14 @@ def demo(
         raise ConfigError(
             f"--seconds {seconds} gives {n_slots} slots, less than one block of {block_slots}"
         )
-    cfg = PipelineConfig(mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots)
+    cfg = PipelineConfig(
+        mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots, reconcile_f_start=reconcile_f_start
+    )
     link = sources.SimulatedLink(sim_cfg, n_slots, block_slots, 1 << 22).start()
     meta = sim_cfg.link_meta()
     summary = run_local(
         sources.alice_blocks(link.alice, block_slots),
-        sources.bob_blocks(link.bob, meta, block_slots),
+        bob_run_from_events(link.bob, meta, seed=seed, materialise=True),
         cfg,
         out_dir,
         link_s=n_slots / sim_cfg.clock_rate_hz,
@@ -187,7 +190,7 @@ def process(
     link_s = rec.n_slots / clock
     return run_local(
         sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots),
-        sources.bob_blocks(rec.iter_bob(), rec.meta, block_slots),
+        bob_run_from_events(lambda: rec.iter_bob(), rec.meta, seed=seed),
         cfg,
         out_dir,
         link_s=link_s,
@@ -247,7 +250,7 @@ def party(
             report = p.run(sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots))
         else:
             p = BobParty(chan, cfg, store, rng, printer)
-            report = p.run(sources.bob_blocks(rec.iter_bob(), rec.meta, block_slots))
+            report = p.run(bob_run_from_events(lambda: rec.iter_bob(), rec.meta, seed=seed))
     finally:
         raw.close()
         store.close()

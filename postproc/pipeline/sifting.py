@@ -1,21 +1,21 @@
-"""Per-block data of each party and the basis-sifting exchange used by the pipeline.
+"""Each party's data as the protocol sees it, and the split of sifted bits by basis.
 
-Bob announces the slots (delta coded) and bases of his detections; Alice answers which ones she
-prepared in the same basis and, for those, the intensity class. Both obtain identical index lists:
-the Z-basis positions become the raw key, the X-basis positions the phase-error sample.
+Alice holds her modulation log, cut into blocks of slots (:class:`AliceBlock`). Bob holds his
+detections of the run after clock recovery, gating and squashing (sifting's ``BobDetections``, in
+his own slot numbering); :class:`BobRun` hands out the detections of one block once Bob knows
+where Alice's block lies in his numbering (Alice slot = Bob slot + offset, the offset Alice finds
+on the first block). The basis-reconciliation messages and party functions are sifting's
+(:mod:`postproc.sift.bb84`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-from postproc.bits import pack_bits, unpack_bits
-from postproc.errors import ProtocolError
-from postproc.protocol.codec import message
-
-ALICE_BIT, ALICE_BASIS, ALICE_CLASS_SHIFT = 0x01, 0x02, 2
+from postproc.events import EventChunk
 
 
 @dataclass
@@ -28,20 +28,6 @@ class AliceBlock:
 
 
 @dataclass
-class BobBlock:
-    """Bob's detections of one block, already mapped to slots (relative to ``first_slot``)."""
-
-    block: int
-    first_slot: int
-    n_slots: int
-    slot: np.ndarray  # int64, strictly increasing
-    basis: np.ndarray  # uint8 0 = Z, 1 = X
-    bit: np.ndarray  # uint8
-    n_detections: int
-    stats: dict = field(default_factory=dict)
-
-
-@dataclass
 class Sifted:
     """One party's sifted bits by basis, with the intensity class of each position."""
 
@@ -50,6 +36,13 @@ class Sifted:
     x_bits: np.ndarray
     x_class: np.ndarray
 
+    @classmethod
+    def from_side(cls, side) -> Sifted:
+        z = side.basis == 0
+        bits = np.asarray(side.bits, np.uint8)
+        klass = np.asarray(side.intensity, np.uint8)
+        return cls(bits[z], klass[z], bits[~z], klass[~z])
+
     def counts(self, n_classes: int) -> tuple[list[int], list[int]]:
         return (
             np.bincount(self.z_class, minlength=n_classes)[:n_classes].tolist(),
@@ -57,67 +50,56 @@ class Sifted:
         )
 
 
-@message(40)
-@dataclass(frozen=True)
-class SiftAnnounce:
-    """Bob -> Alice: detected slots (first slot, then gaps minus one) and their bases (packed)."""
+class BobRun:
+    """Bob's detections of a whole run (his slot numbering), served block by block.
 
-    block: int
-    n: int
-    slot_gaps: np.ndarray  # uint32 (or uint64 if a gap does not fit)
-    basis: np.ndarray  # uint8 packed
+    ``detections`` is sifting's ``BobDetections`` (sorted ``slot``, ``basis``, ``bit``,
+    ``double``, ``stats``), or a callable producing it on first use (so that, in the demo, Bob's
+    clock recovery starts only once his events have arrived).
+    """
 
+    def __init__(self, detections) -> None:
+        self._det = detections
+        self.offset = 0  # Alice slot = Bob slot + offset, as last announced by Alice
+        self._next_lo = None
 
-@message(41)
-@dataclass(frozen=True)
-class SiftReply:
-    """Alice -> Bob: keep flag per announced detection (packed) and the class of each kept one."""
+    @property
+    def detections(self):
+        if callable(self._det):
+            self._det = self._det()
+        return self._det
 
-    block: int
-    keep: np.ndarray  # uint8 packed
-    classes: np.ndarray  # uint8, one per kept detection
-
-
-def bob_announce(b: BobBlock) -> SiftAnnounce:
-    gaps = np.diff(b.slot, prepend=-1) - 1
-    dtype = np.uint32 if (gaps.size == 0 or gaps.max() < 2**32) else np.uint64
-    return SiftAnnounce(b.block, int(b.slot.size), gaps.astype(dtype), pack_bits(b.basis))
-
-
-def _decode_slots(msg: SiftAnnounce, n_slots: int) -> np.ndarray:
-    if msg.slot_gaps.shape[0] != msg.n or msg.basis.shape[0] != (msg.n + 7) // 8:
-        raise ProtocolError(f"SiftAnnounce: {msg.n} detections but arrays of other sizes")
-    slots = np.cumsum(msg.slot_gaps.astype(np.int64) + 1) - 1
-    if msg.n and (slots[-1] >= n_slots or slots[-1] < 0):
-        raise ProtocolError(f"SiftAnnounce.slot_gaps: slot {slots[-1]} outside the block")
-    return slots
+    def block(self, first_slot: int, n_slots: int):
+        """Bob's detections in Alice's slots [first_slot, first_slot + n_slots), never reused."""
+        det = self.detections
+        lo = first_slot - self.offset
+        hi = first_slot + n_slots - self.offset
+        if self._next_lo is not None:
+            lo = max(lo, self._next_lo)
+        hi = max(hi, lo)
+        self._next_lo = hi
+        i, j = np.searchsorted(det.slot, [lo, hi], side="left")
+        return det.take(slice(int(i), int(j)))
 
 
-def alice_reply(msg: SiftAnnounce, a: AliceBlock) -> tuple[SiftReply, Sifted]:
-    if msg.block != a.block:
-        raise ProtocolError(f"SiftAnnounce.block is {msg.block}, Alice is in block {a.block}")
-    slots = _decode_slots(msg, a.log.shape[0])
-    bob_basis = unpack_bits(msg.basis, msg.n)
-    log = a.log[slots]
-    a_basis = (log & ALICE_BASIS) >> 1
-    cls = (log >> ALICE_CLASS_SHIFT) & 0x3
-    keep = (a_basis == bob_basis) & (cls < 3)
-    kept_cls = cls[keep].astype(np.uint8)
-    bits = (log[keep] & ALICE_BIT).astype(np.uint8)
-    is_x = a_basis[keep].astype(bool)
-    sifted = Sifted(bits[~is_x], kept_cls[~is_x], bits[is_x], kept_cls[is_x])
-    return SiftReply(a.block, pack_bits(keep.astype(np.uint8)), kept_cls), sifted
+def bob_run_from_events(
+    events: Callable[[], Iterable[EventChunk]] | Iterable[EventChunk],
+    meta: dict,
+    *,
+    seed: int | None = None,
+    materialise: bool = False,
+) -> BobRun:
+    """Bob's run from his time tags via sifting (clock recovery pass, then slotting pass).
 
+    ``events`` is a callable returning a fresh iterator (a recording, read twice) or, with
+    ``materialise``, a one-shot iterable (the simulator's queue) that is kept in memory.
+    """
+    from postproc.pipeline.stages import bob_detections
 
-def bob_sifted(reply: SiftReply, b: BobBlock) -> Sifted:
-    if reply.block != b.block:
-        raise ProtocolError(f"SiftReply.block is {reply.block}, Bob is in block {b.block}")
-    if reply.keep.shape[0] != (b.slot.size + 7) // 8:
-        raise ProtocolError("SiftReply.keep does not match the number of announced detections")
-    keep = unpack_bits(reply.keep, b.slot.size).astype(bool)
-    if reply.classes.shape[0] != int(keep.sum()) or (reply.classes > 2).any():
-        raise ProtocolError("SiftReply.classes: wrong count or class outside 0..2")
-    bits = b.bit[keep].astype(np.uint8)
-    is_x = b.basis[keep].astype(bool)
-    cls = reply.classes.astype(np.uint8)
-    return Sifted(bits[~is_x], cls[~is_x], bits[is_x], cls[is_x])
+    def make():
+        if materialise:
+            chunks = [(c.t, c.ch) for c in events]  # type: ignore[union-attr]
+            return bob_detections(meta, lambda: iter(chunks), seed)
+        return bob_detections(meta, lambda: ((c.t, c.ch) for c in events()), seed)
+
+    return BobRun(make)

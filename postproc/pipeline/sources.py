@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from postproc.events import EventChunk
-from postproc.pipeline.sifting import AliceBlock, BobBlock
-from postproc.pipeline.stages import bob_blocks_from_events
+from postproc.pipeline.sifting import AliceBlock
 
 _END = object()
 
@@ -92,8 +90,3 @@ class SimulatedLink:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
-
-
-def bob_blocks(events: Iterable[EventChunk], meta: dict, block_slots: int) -> Iterator[BobBlock]:
-    """Bob's detections per block, mapped to slots by sifting's Bob-side functions."""
-    return bob_blocks_from_events(events, meta, block_slots)

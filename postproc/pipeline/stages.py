@@ -13,14 +13,15 @@ import numpy as np
 from postproc.pipeline.config import PipelineConfig
 
 
-@lru_cache(maxsize=1)
-def reconcile_api() -> types.SimpleNamespace:
+@lru_cache(maxsize=8)
+def reconcile_api(f_start: float | None = None) -> types.SimpleNamespace:
     """Blind LDPC reconciliation party functions (postproc.reconcile.blind) and their config."""
     from postproc.reconcile import blind
     from postproc.reconcile.family import get_code
 
+    config = blind.ReconcileConfig() if f_start is None else blind.ReconcileConfig(f_start=f_start)
     return types.SimpleNamespace(
-        config=blind.ReconcileConfig(),
+        config=config,
         choose_layout=blind.choose_layout,
         alice_start=blind.alice_start,
         alice_reveal=blind.alice_reveal,
@@ -91,15 +92,55 @@ def open_store(path):  # -> postproc.keystore.KeyStore
     return KeyStore(path)
 
 
-def read_key(store, key_id: str) -> bytes | None:
-    """The stored bytes of ``key_id`` without consuming it (None if absent)."""
-    import uuid
+def snapshot_keys(path) -> dict:  # -> dict[uuid.UUID, bytes]
+    """Every key in the store at ``path``, read from a private copy (the store is not consumed).
 
-    return store.peek(uuid.UUID(key_id))
+    The copy is made with SQLite's online backup into a 0700 temporary directory, opened with the
+    key store's own API, emptied with ``take`` and deleted.
+    """
+    import os
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from postproc.keystore import KeyStore
+
+    with tempfile.TemporaryDirectory(prefix="qkdpp-keycmp-") as tmp:
+        copy = Path(tmp) / "copy.sqlite"
+        src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        os.chmod(copy, 0o600)
+        store = KeyStore(copy)
+        try:
+            return {k: store.take(k).key for k in store.key_ids()}
+        finally:
+            store.close()
 
 
-def bob_blocks_from_events(events, meta: dict, block_slots: int):  # -> Iterator[BobBlock]
-    """Bob's time tags -> slots (clock recovery, gating, detector map) by sifting, per block."""
-    from postproc.sift.bob import bob_blocks
+@lru_cache(maxsize=1)
+def sift_api() -> types.SimpleNamespace:
+    """Basis reconciliation messages and party functions (postproc.sift.bb84)."""
+    from postproc.sift import bb84
 
-    return bob_blocks(events, meta, block_slots)
+    return types.SimpleNamespace(
+        SiftAnnounce=bb84.SiftAnnounce,
+        SiftReply=bb84.SiftReply,
+        bob_announce=bb84.bob_announce,
+        alice_answer=bb84.alice_answer,
+        bob_sifted=bb84.bob_sifted,
+    )
+
+
+def bob_detections(meta: dict, chunks, seed: int | None):  # -> BobDetections
+    """Bob's side of sifting over his whole run: clock recovery, gating, squashing."""
+    from postproc.sift.run import SiftOptions
+    from postproc.sift.run import bob_detections as _bob_detections
+
+    det, clock = _bob_detections(meta, chunks, SiftOptions(seed=seed or 0), "bob")
+    det.stats["period_ps"] = clock.period_ps
+    det.stats["clock_segments"] = clock.n_blocks
+    return det

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from pathlib import Path
 from typing import Any
 
 from postproc.pipeline.local import PairResult
-from postproc.pipeline.stages import read_key
+from postproc.pipeline.stages import snapshot_keys
 
 
-def keys_identical(result: PairResult, alice_store: Any, bob_store: Any) -> bool:
-    """True only if every key id either side stored holds identical bytes on both sides."""
-    ids = {b.key_id for b in result.alice.blocks if b.key_id and b.stored_bits}
-    ids |= {b.key_id for b in result.bob.blocks if b.key_id and b.stored_bits}
-    for key_id in ids:
-        a, b = read_key(alice_store, key_id), read_key(bob_store, key_id)
-        if a is None or b is None or a != b:
-            return False
-    return True
+def keys_identical(result: PairResult, alice_store_path: Path, bob_store_path: Path) -> bool:
+    """True only if every key id stored on either side holds identical bytes on both sides."""
+    a, b = snapshot_keys(alice_store_path), snapshot_keys(bob_store_path)
+    ids = set(a) | set(b)
+    ids |= {
+        uuid.UUID(r.key_id)
+        for r in result.alice.blocks + result.bob.blocks
+        if r.key_id and r.stored_bits
+    }
+    return all(k in a and k in b and a[k] == b[k] for k in ids)
 
 
 def summarise(
