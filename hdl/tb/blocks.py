@@ -19,6 +19,13 @@ def _syndrome_params() -> dict:
 
 
 BLOCKS: dict[str, dict] = {
+    "frame_codec": {
+        "params": {},
+        "bench_build": "frame_codec",
+        "item": "byte (encoder; decoder 1.0)",
+        "metric": "enc_cycles_per_byte",
+        "reference": "hil.codec.encode_frame / decode_frame",
+    },
     "toeplitz": {
         "params": {"W": 32, "L": 64},
         "bench_build": "toeplitz_w32_l64",

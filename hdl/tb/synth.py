@@ -213,7 +213,7 @@ def table(blocks: dict[str, dict]) -> str:
         s = json.loads(sfile.read_text()) if sfile.exists() else {}
         params = s.get("params", {})
         m = json.loads(mfile.read_text()) if mfile.exists() else {}
-        cpi = m.get("cycles_per_item")
+        cpi = m.get(cfg.get("metric", "cycles_per_item"))
         par = ", ".join(f"{k}={v}" for k, v in params.items() if k in cfg.get("show", params))
         fmax = s.get("fmax_mhz")
         rows.append(

@@ -55,6 +55,12 @@ def _toeplitz_reference_transposed(key_bits, seed_bits, out_bits):
     return toeplitz_reference(key_bits, np.ascontiguousarray(seed_bits[::-1]), out_bits)
 
 
+def _frame_codec(**kw):
+    from tb.test_frame_codec import run_frame_codec_bench
+
+    return run_frame_codec_bench(kw.pop("build"), 3000, **kw)
+
+
 # case -> runs the bench in the given build folder
 CASES = {
     "syndrome_xor_to_or": lambda build: _syndrome(
@@ -70,6 +76,16 @@ CASES = {
     # window off by one seed bit
     "toeplitz_window_offset": lambda build: _toeplitz(
         build=build, sources=mutant("toeplitz", "& sbuf[L-1-i +: W]", "& sbuf[L-i +: W]", "win")
+    ),
+    # CRC byte fed into the wrong end of the register
+    "frame_codec_crc_byte_lane": lambda build: _frame_codec(
+        build=build,
+        sources=mutant(
+            "frame_codec",
+            "crc_out = crc_in ^ {24'd0, data};",
+            "crc_out = crc_in ^ {data, 24'd0};",
+            "crc",
+        ),
     ),
     "toeplitz_broken_reference": lambda build: _toeplitz(
         build=build, reference=_toeplitz_reference_transposed
@@ -87,8 +103,9 @@ def test_bench_fails_on_broken_rtl_or_reference(case):
     assert "mismatches" in results
 
 
-@pytest.mark.parametrize("block", ["syndrome", "toeplitz"])
+@pytest.mark.parametrize("block", ["syndrome", "toeplitz", "frame_codec"])
 def test_unbroken_control_passes(block):
     """The same small runs with the real RTL and reference pass (so the failures above are
     caused by the mutations, not by the small runs)."""
-    {"syndrome": _syndrome, "toeplitz": _toeplitz}[block](build=f"mutant_control_{block}")
+    runs = {"syndrome": _syndrome, "toeplitz": _toeplitz, "frame_codec": _frame_codec}
+    runs[block](build=f"mutant_control_{block}")
