@@ -18,7 +18,23 @@ def _syndrome_params() -> dict:
     return {"Z": Z, "MB": MB, "NB": NB, "SW": sw, "SHIFTS": shifts}
 
 
+def _ldpc_params() -> dict:
+    from tb.test_ldpc_decoder import SETS, base_of, hdl_params
+
+    _, Z, mb, nb, seed, dec, _, _ = next(
+        s for s in SETS if s[0] == BLOCKS["ldpc_decoder"]["bench_build"]
+    )
+    return hdl_params(base_of(Z, mb, nb, seed), Z, dec)
+
+
 BLOCKS: dict[str, dict] = {
+    "ldpc_decoder": {
+        "params": _ldpc_params,
+        "bench_build": "ldpc_z8_4x8_nms",
+        "item": "LLR, at the bench's mean iterations",
+        "reference": "postproc.reconcile.decoder.decode_layered_fixed",
+        "show": ["Z", "MB", "NB", "PB", "MBITS", "MAX_ITER"],
+    },
     "frame_codec": {
         "params": {},
         "bench_build": "frame_codec",

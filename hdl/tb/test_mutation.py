@@ -61,6 +61,12 @@ def _frame_codec(**kw):
     return run_frame_codec_bench(kw.pop("build"), 3000, **kw)
 
 
+def _ldpc(**kw):
+    from tb.test_ldpc_decoder import DEC_A, run_ldpc_bench
+
+    return run_ldpc_bench(kw.pop("build"), 8, 4, 8, 1, DEC_A, 25, 0.06, **kw)
+
+
 # case -> runs the bench in the given build folder
 CASES = {
     "syndrome_xor_to_or": lambda build: _syndrome(
@@ -87,6 +93,14 @@ CASES = {
             "crc",
         ),
     ),
+    # check-to-bit sign from the full parity, forgetting to take out the bit's own sign
+    # (the tie rule of the first minimum is no good mutation: on a tie min1 == min2)
+    "ldpc_decoder_own_sign": lambda build: _ldpc(
+        build=build,
+        sources=mutant(
+            "ldpc_decoder", "rn = (par[r] ^ q2[PB-1]) ? -g : g;", "rn = par[r] ? -g : g;", "sign"
+        ),
+    ),
     "toeplitz_broken_reference": lambda build: _toeplitz(
         build=build, reference=_toeplitz_reference_transposed
     ),
@@ -103,9 +117,14 @@ def test_bench_fails_on_broken_rtl_or_reference(case):
     assert "mismatches" in results
 
 
-@pytest.mark.parametrize("block", ["syndrome", "toeplitz", "frame_codec"])
+@pytest.mark.parametrize("block", ["syndrome", "toeplitz", "frame_codec", "ldpc_decoder"])
 def test_unbroken_control_passes(block):
     """The same small runs with the real RTL and reference pass (so the failures above are
     caused by the mutations, not by the small runs)."""
-    runs = {"syndrome": _syndrome, "toeplitz": _toeplitz, "frame_codec": _frame_codec}
+    runs = {
+        "syndrome": _syndrome,
+        "toeplitz": _toeplitz,
+        "frame_codec": _frame_codec,
+        "ldpc_decoder": _ldpc,
+    }
     runs[block](build=f"mutant_control_{block}")
