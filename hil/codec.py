@@ -465,10 +465,27 @@ def _cobs_decode_nz(src: np.ndarray, start: int, end: int, dst: np.ndarray) -> i
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(buf: np.ndarray, n: int, zpos: np.ndarray, state: np.ndarray, T: np.ndarray,
-          out_t: np.ndarray, out_ch: np.ndarray, ctrl: np.ndarray, finfo: np.ndarray
-          ) -> tuple[int, int, int, int]:
-    """Decode every complete frame of buf[:n]; ``zpos`` holds the positions of its 0x00 bytes.
+def _find_zero(buf: np.ndarray, start: np.uintp, n: np.uintp) -> np.uintp:
+    """Index of the first 0x00 in buf[start:n], or n. Checks 64-byte blocks with a branch-free
+    (vectorised) minimum first, then searches the block that holds the zero."""
+    z = start
+    blk = np.uintp(64)
+    while z + blk <= n:
+        zeros = 0
+        for k in range(blk):
+            zeros += buf[z + k] == 0
+        if zeros:
+            break
+        z += blk
+    while z < n and buf[z] != 0:
+        z += np.uintp(1)
+    return z
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.ndarray,
+          out_ch: np.ndarray, ctrl: np.ndarray, finfo: np.ndarray) -> tuple[int, int, int, int]:
+    """Decode complete frames of buf[:n] until the data or the rows of ``finfo`` run out.
 
     Returns (bytes consumed, events written, frames recorded, control bytes written). Events of a
     frame are written only once the frame has passed every check, so nothing from a bad frame is
@@ -481,8 +498,10 @@ def _scan(buf: np.ndarray, n: int, zpos: np.ndarray, state: np.ndarray, T: np.nd
     ne = 0
     nf = 0
     nc = 0
-    for zi in range(zpos.shape[0] + 1):
-        if zi == zpos.shape[0]:
+    un = np.uintp(n)
+    while nf < finfo.shape[0] - 1:
+        z = _find_zero(buf, np.uintp(pos), un)
+        if z == un:
             # no delimiter after pos: keep the tail unless it is already too long to be a frame
             if n - pos > MAX_ENCODED and state[S_SYNCED] == 1:
                 finfo[nf, :] = 0
@@ -498,7 +517,7 @@ def _scan(buf: np.ndarray, n: int, zpos: np.ndarray, state: np.ndarray, T: np.nd
                 nf += 1
                 pos = n
             break
-        z = zpos[zi]
+        z = np.int64(z)
         start = pos
         pos = z + 1
         # after (re)connect the bytes before the first 0x00 may be the tail of a frame: if they
@@ -622,10 +641,23 @@ def scan_stream(buf: np.ndarray, state: np.ndarray, n: int | None = None
     if n is None:
         n = buf.shape[0]
     view = buf[:n]
-    zpos = np.flatnonzero(view == 0)
+    # room for every event the bytes could hold; pages never written cost no memory
     out_t = np.empty(n // 4 + 1, dtype=np.int64)
     out_ch = np.empty(n // 4 + 1, dtype=np.int16)
     ctrl = np.empty(n + 1, dtype=np.uint8)
-    finfo = np.empty((zpos.shape[0] + 2, N_FCOLS), dtype=np.int64)
-    consumed, ne, nf, nc = _scan(view, n, zpos, state, CRC_TABLES, out_t, out_ch, ctrl, finfo)
+    consumed = ne = nc = 0
+    tables = []
+    while True:
+        finfo = np.empty((n // 1024 + 64, N_FCOLS), dtype=np.int64)
+        c, e, f, k = _scan(view[consumed:], n - consumed, state, CRC_TABLES, out_t[ne:],
+                           out_ch[ne:], ctrl[nc:], finfo)
+        finfo[:f, F_OFFSET] += consumed
+        finfo[:f, F_EV0] += ne
+        finfo[:f, F_POFF] += nc
+        tables.append(finfo[:f])
+        consumed, ne, nc = consumed + c, ne + e, nc + k
+        if f < finfo.shape[0] - 1:  # stopped for lack of data, not of table rows
+            break
+    finfo = tables[0] if len(tables) == 1 else np.concatenate(tables)
+    nf = finfo.shape[0]
     return consumed, out_t[:ne], out_ch[:ne], finfo[:nf], ctrl[:nc]
