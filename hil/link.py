@@ -56,7 +56,7 @@ class Port(Protocol):
     def in_waiting(self) -> int: ...
 
 
-def serial_opener(device: str, baudrate: int = 3_000_000, timeout: float = 0.02
+def serial_opener(device: str, baudrate: int = 921_600, timeout: float = 0.02
                   ) -> Callable[[], Port]:
     """Return a function that opens ``device`` (a path or a pyserial URL) in raw 8N1 mode."""
     import serial
