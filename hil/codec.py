@@ -27,8 +27,15 @@ and :func:`scan_stream` (the host's fused hot path: split, COBS, CRC, header, ta
 
 from __future__ import annotations
 
+import platform
+import sys
+
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from hil.protocol import (
     CRC_SIZE,
@@ -57,6 +64,9 @@ from hil.protocol import (
 )
 
 CRC32C_POLY = 0x82F63B78
+RAW_ALLOC = (MAX_RAW + 7) // 8 * 8  # scratch for one decoded frame, viewed as 32/64-bit words
+if sys.byteorder != "little":
+    raise ImportError("hil.codec's word views of the wire format need a little-endian host")
 
 
 def _crc_tables() -> np.ndarray:
@@ -165,6 +175,60 @@ def _check_raw(raw: np.ndarray, m: int, T: np.ndarray) -> int:
     if length != m - HEADER_SIZE - CRC_SIZE:
         return E_LENGTH
     return E_OK
+
+
+def _host_has_sse42() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("sse4.2"))
+    except Exception:  # no feature query: use the portable table version
+        return False
+
+
+HAVE_HW_CRC32C = _host_has_sse42()
+
+
+@intrinsic
+def _crc32c_step64(typingctx, crc, data):
+    """SSE4.2 ``crc32`` on 8 bytes: the instruction implements exactly CRC-32C (reflected)."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.64.64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _le32(buf: np.ndarray, off: int) -> int:
+    return (np.int64(buf[off]) | (np.int64(buf[off + 1]) << 8) | (np.int64(buf[off + 2]) << 16)
+            | (np.int64(buf[off + 3]) << 24))
+
+
+@numba.njit(cache=True, nogil=True)
+def _crc32c_hw(buf: np.ndarray, n: int, T: np.ndarray) -> int:
+    """CRC-32C of buf[:n] (buf 8-byte aligned, length a multiple of 8 bytes or more)."""
+    w = buf[: n // 8 * 8].view(np.uint64)
+    c = np.uint64(0xFFFFFFFF)
+    for k in range(w.shape[0]):
+        c = _crc32c_step64(c, w[k])
+    c2 = np.int64(c)
+    for i in range(n // 8 * 8, n):
+        c2 = T[0, (c2 ^ buf[i]) & 0xFF] ^ (c2 >> 8)
+    return c2 ^ 0xFFFFFFFF
+
+
+@numba.njit(cache=True, nogil=True)
+def _crc32c_sw(buf: np.ndarray, n: int, T: np.ndarray) -> int:
+    return _crc32c_update(0, buf, 0, n, T)
+
+
+_crc32c_fast = _crc32c_hw if HAVE_HW_CRC32C else _crc32c_sw
 
 
 def _as_u8(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
@@ -350,24 +414,95 @@ SEQ_WINDOW = 1 << 16  # a sequence number further behind than this means the dev
 
 
 @numba.njit(cache=True, nogil=True)
+def _cobs_decode_nz(src: np.ndarray, start: int, end: int, dst: np.ndarray) -> int:
+    """:func:`_cobs_decode` for a piece already known to hold no zero byte; same results.
+
+    Event payloads hold many zero bytes, so COBS runs are short (about 4 bytes) and a run-by-run
+    copy is slow. Unless a full 254-byte block occurs, decoded byte j is simply encoded byte
+    j + 1 with zeros where the code bytes were: one bulk copy, then a walk along the code chain
+    to validate it and put the zeros back. Indices are unsigned so numba drops its negative-index
+    wrap-around and LLVM vectorises the copies.
+    """
+    cap = np.uintp(dst.shape[0])
+    s0 = np.uintp(start)
+    e = np.uintp(end)
+    one = np.uintp(1)
+    n_out = e - s0 - one
+    if e > s0 and n_out <= cap:
+        for k in range(n_out):  # bulk copy, assuming no full block
+            dst[k] = src[s0 + one + k]
+        i = s0
+        while i < e:  # validate the chain; each later code byte marks its block's zero
+            code = np.uintp(src[i])
+            if code == np.uintp(0xFF) and i + code < e:
+                break  # a full block shifts what follows: decode run by run below
+            if code - one > e - i - one:
+                return -1
+            if i > s0:
+                dst[i - s0 - one] = 0
+            i += code
+        if i >= e:
+            return np.int64(n_out)
+    o = np.uintp(0)
+    i = s0
+    while i < e:
+        run = np.uintp(src[i]) - one
+        i += one
+        if run > e - i:
+            return -1
+        if run > cap - o:
+            return -2
+        for k in range(run):
+            dst[o + k] = src[i + k]
+        o += run
+        i += run
+        if run != np.uintp(254) and i < e:
+            if o >= cap:
+                return -2
+            dst[o] = 0
+            o += one
+    return np.int64(o)
+
+
+@numba.njit(cache=True, nogil=True)
+def _find_zero(buf: np.ndarray, start: np.uintp, n: np.uintp) -> np.uintp:
+    """Index of the first 0x00 in buf[start:n], or n. Checks 64-byte blocks with a branch-free
+    (vectorised) minimum first, then searches the block that holds the zero."""
+    z = start
+    blk = np.uintp(64)
+    while z + blk <= n:
+        zeros = 0
+        for k in range(blk):
+            zeros += buf[z + k] == 0
+        if zeros:
+            break
+        z += blk
+    while z < n and buf[z] != 0:
+        z += np.uintp(1)
+    return z
+
+
+@numba.njit(cache=True, nogil=True)
 def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.ndarray,
           out_ch: np.ndarray, ctrl: np.ndarray, finfo: np.ndarray) -> tuple[int, int, int, int]:
-    """Decode every complete frame of buf[:n].
+    """Decode complete frames of buf[:n] until the data or the rows of ``finfo`` run out.
 
     Returns (bytes consumed, events written, frames recorded, control bytes written). Events of a
     frame are written only once the frame has passed every check, so nothing from a bad frame is
     ever delivered.
     """
-    raw = np.empty(MAX_RAW, dtype=np.uint8)
+    raw = np.empty(RAW_ALLOC, dtype=np.uint8)
+    raw32 = raw.view(np.uint32)  # little-endian host (checked at import)
+    raw64 = raw.view(np.int64)
     pos = 0
     ne = 0
     nf = 0
     nc = 0
-    while pos < n:
-        z = pos
-        while z < n and buf[z] != 0:
-            z += 1
-        if z == n:  # no delimiter yet: keep the tail unless it is already too long to be a frame
+    un = np.uintp(n)
+    while nf < finfo.shape[0] - 1:
+        z = _find_zero(buf, np.uintp(pos), un)
+        if z == un:
+            # no delimiter after pos: keep the tail unless it is already too long to be a frame
             if n - pos > MAX_ENCODED and state[S_SYNCED] == 1:
                 finfo[nf, :] = 0
                 finfo[nf, F_STATUS] = E_LENGTH
@@ -375,13 +510,14 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 nf += 1
                 state[S_SYNCED] = 0
                 pos = n
-            elif state[S_SYNCED] == 0:
+            elif state[S_SYNCED] == 0 and n > pos:
                 finfo[nf, :] = 0
                 finfo[nf, F_STATUS] = E_SKIPPED
                 finfo[nf, F_PLEN] = n - pos
                 nf += 1
                 pos = n
             break
+        z = np.int64(z)
         start = pos
         pos = z + 1
         # after (re)connect the bytes before the first 0x00 may be the tail of a frame: if they
@@ -398,19 +534,26 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
         if z - start > MAX_ENCODED:
             f[F_STATUS] = E_SKIPPED if joining else E_LENGTH
             continue
-        m = _cobs_decode(buf, start, z, raw)
+        m = _cobs_decode_nz(buf, start, z, raw)
         if m == -2:
             code = E_LENGTH
         elif m < 0:
             code = E_COBS
+        elif m < HEADER_SIZE + CRC_SIZE:
+            code = E_SHORT
+        elif _crc32c_fast(raw, m - CRC_SIZE, T) != _le32(raw, m - CRC_SIZE):
+            code = E_CRC
+        elif raw[1] != PROTOCOL_VERSION:
+            code = E_VERSION
+        elif (np.int64(raw[2]) | (np.int64(raw[3]) << 8)) != m - HEADER_SIZE - CRC_SIZE:
+            code = E_LENGTH
         else:
-            code = _check_raw(raw, m, T)
+            code = E_OK
         if code != E_OK:
             f[F_STATUS] = E_SKIPPED if joining else code
             continue
         ftype = np.int64(raw[0])
-        seq = (np.int64(raw[4]) | (np.int64(raw[5]) << 8) | (np.int64(raw[6]) << 16)
-               | (np.int64(raw[7]) << 24))
+        seq = np.int64(raw32[1])
         plen = m - HEADER_SIZE - CRC_SIZE
         f[F_TYPE] = ftype
         f[F_SEQ] = seq
@@ -434,18 +577,10 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 f[F_STATUS] = E_PAYLOAD
                 continue
             ntag = (plen - EVENT_HEADER_SIZE) // 4
-            p = HEADER_SIZE
-            base = np.int64(0)
-            first = np.int64(0)
-            for k in range(8):
-                base |= np.int64(raw[p + k]) << (8 * k)
-                first |= np.int64(raw[p + 8 + k]) << (8 * k)
-            fifo_lost = np.int64(0)
-            declared = np.int64(0)
-            for k in range(4):
-                fifo_lost |= np.int64(raw[p + 16 + k]) << (8 * k)
-                declared |= np.int64(raw[p + 20 + k]) << (8 * k)
-            if declared != ntag:
+            base = raw64[1]  # payload starts at byte 8: base_time_ps, first_index, lost, n
+            first = raw64[2]
+            fifo_lost = np.int64(raw32[6])
+            if np.int64(raw32[7]) != ntag:
                 f[F_STATUS] = E_PAYLOAD
                 continue
             lost = np.int64(0)
@@ -457,13 +592,12 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 elif lost < 0:  # events numbered before ones already delivered: not trustworthy
                     f[F_STATUS] = E_SEQ
                     continue
-            q = p + EVENT_HEADER_SIZE
-            for k in range(ntag):
-                w = (np.int64(raw[q]) | (np.int64(raw[q + 1]) << 8) | (np.int64(raw[q + 2]) << 16)
-                     | (np.int64(raw[q + 3]) << 24))
-                out_t[ne + k] = base + (w & TAG_DT_MASK)
-                out_ch[ne + k] = w >> TAG_DT_BITS
-                q += 4
+            q = np.uintp((HEADER_SIZE + EVENT_HEADER_SIZE) // 4)
+            une = np.uintp(ne)
+            for k in range(np.uintp(ntag)):  # unsigned indices: vectorised
+                w = np.int64(raw32[q + k])
+                out_t[une + k] = base + (w & TAG_DT_MASK)
+                out_ch[une + k] = w >> TAG_DT_BITS
             f[F_EV0] = ne
             f[F_NEV] = ntag
             f[F_BASE] = base
@@ -507,10 +641,23 @@ def scan_stream(buf: np.ndarray, state: np.ndarray, n: int | None = None
     if n is None:
         n = buf.shape[0]
     view = buf[:n]
-    n_delim = int(np.count_nonzero(view == 0))
+    # room for every event the bytes could hold; pages never written cost no memory
     out_t = np.empty(n // 4 + 1, dtype=np.int64)
     out_ch = np.empty(n // 4 + 1, dtype=np.int16)
     ctrl = np.empty(n + 1, dtype=np.uint8)
-    finfo = np.empty((n_delim + 2, N_FCOLS), dtype=np.int64)
-    consumed, ne, nf, nc = _scan(view, n, state, CRC_TABLES, out_t, out_ch, ctrl, finfo)
+    consumed = ne = nc = 0
+    tables = []
+    while True:
+        finfo = np.empty((n // 1024 + 64, N_FCOLS), dtype=np.int64)
+        c, e, f, k = _scan(view[consumed:], n - consumed, state, CRC_TABLES, out_t[ne:],
+                           out_ch[ne:], ctrl[nc:], finfo)
+        finfo[:f, F_OFFSET] += consumed
+        finfo[:f, F_EV0] += ne
+        finfo[:f, F_POFF] += nc
+        tables.append(finfo[:f])
+        consumed, ne, nc = consumed + c, ne + e, nc + k
+        if f < finfo.shape[0] - 1:  # stopped for lack of data, not of table rows
+            break
+    finfo = tables[0] if len(tables) == 1 else np.concatenate(tables)
+    nf = finfo.shape[0]
     return consumed, out_t[:ne], out_ch[:ne], finfo[:nf], ctrl[:nc]

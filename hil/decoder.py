@@ -123,8 +123,9 @@ class StreamDecoder:
         first_record = s.events - int(t.shape[0])
         if t.shape[0]:
             self._last_t = int(t[-1])
-        # trim views so the chunk does not pin the scan's oversized buffers
-        return EventChunk(t.copy(), ch.copy(), specials=specials, first_record=first_record)
+        # t and ch are views of over-allocated arrays whose unused tail was never written,
+        # so it occupies address space only
+        return EventChunk(t, ch, specials=specials, first_record=first_record)
 
     @staticmethod
     def _control(finfo: np.ndarray, ctrl: np.ndarray) -> list[Frame]:

@@ -56,7 +56,7 @@ class Port(Protocol):
     def in_waiting(self) -> int: ...
 
 
-def serial_opener(device: str, baudrate: int = 3_000_000, timeout: float = 0.02
+def serial_opener(device: str, baudrate: int = 921_600, timeout: float = 0.02
                   ) -> Callable[[], Port]:
     """Return a function that opens ``device`` (a path or a pyserial URL) in raw 8N1 mode."""
     import serial
@@ -125,8 +125,13 @@ class SerialLink:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def _read_some(self, budget_s: float) -> tuple[bytes, Exception | None]:
-        """Read what arrives within ``budget_s`` (up to read_bytes); stop at an I/O error."""
+    def _read_some(self, budget_s: float, eager: bool = False
+                   ) -> tuple[bytes, Exception | None]:
+        """Read what arrives within ``budget_s`` (up to read_bytes); stop at an I/O error.
+
+        ``eager`` returns as soon as anything arrived (command replies); otherwise reads ask for
+        at least 4 KiB, which the port returns earlier only at its own time-out.
+        """
         import serial
 
         parts: list[bytes] = []
@@ -137,8 +142,8 @@ class SerialLink:
             try:
                 if self._port is None:
                     raise serial.SerialException("port closed")
-                # ask for at least 4 KiB: the port returns earlier only at its own time-out
-                want = min(max(self._port.in_waiting, 4096), self.read_bytes - got)
+                floor = 1 if eager else 4096
+                want = min(max(self._port.in_waiting, floor), self.read_bytes - got)
                 data = self._port.read(want)
             except (serial.SerialException, OSError) as exc:
                 error = exc
@@ -146,6 +151,8 @@ class SerialLink:
             if data:
                 parts.append(data)
                 got += len(data)
+                if eager:
+                    break
             if time.monotonic() >= end:
                 break
         return b"".join(parts), error
@@ -163,9 +170,9 @@ class SerialLink:
                 self._reconnect(exc)
         raise LinkError(f"{self.name}: cannot write {len(data)} bytes")
 
-    def poll(self, budget_s: float = 0.05) -> None:
+    def poll(self, budget_s: float = 0.05, eager: bool = False) -> None:
         """Read for up to ``budget_s`` and queue decoded chunks and control frames."""
-        data, error = self._read_some(budget_s)
+        data, error = self._read_some(budget_s, eager)
         if data:  # bytes read before an error are good: decode them before resynchronising
             res = self.decoder.feed(data)
             if len(res.chunk) or res.chunk.specials.gap_missed.shape[0]:
@@ -189,7 +196,7 @@ class SerialLink:
             self._write(encode_frame(ftype, seq, payload))
             deadline = time.monotonic() + self.command_timeout
             while time.monotonic() < deadline:
-                self.poll(0.01)
+                self.poll(0.01, eager=True)
                 while self._control:
                     fr = self._control.popleft()
                     if fr.type != want:

@@ -16,6 +16,8 @@ from postproc.errors import QkdppError
 COMMAND_MODULES = [
     "postproc.commands.acquire",
     "postproc.commands.bench",
+    "postproc.commands.info",
+    "postproc.commands.convert",
     "postproc.commands.demo",
     "postproc.commands.process",
     "postproc.commands.alice",
@@ -23,6 +25,8 @@ COMMAND_MODULES = [
     "postproc.commands.finite_key",
     "postproc.commands.plan",
     "postproc.commands.kms",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
 ]
 
 

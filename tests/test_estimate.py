@@ -671,8 +671,8 @@ def test_link_parameters_validated():
 # The paper prints eta_ch in e_k; with it the QBER would be ~7% (e_mis/eta_Bob) and the ratio
 # below 2.7, so we read it as eta_sys. Its text: "at a fiber length of 100 km, the secret key rate
 # obtained with n_X = 1e9 is about 1.75 times the one based on n_X = 1e7". We get 1.66.
-# (Its other statement, keys up to 135 km with n_X = 1e4, we do not reproduce: our optimiser
-# finds keys to ~108 km; documented in the README as an open cross-check.)
+# Its other statement, keys up to 135 km with n_X = 1e4: following the optimum by continuation
+# (q_x falls from 0.46 at 100 km to 0.09 at 128 km) we find keys up to ~128 km, not 135 km.
 # --------------------------------------------------------------------------------------------
 
 def _lim_paper_rate(x, length_km, n_x):
@@ -774,3 +774,11 @@ def test_planner_respects_the_qber_abort_rule():
     assert p.key_length == 0 and "QBER" in p.abort_reason
     ok = plan(LinkParameters(distance_km=20.0, misalignment=0.03), "rusca2018")
     assert ok.key_length > 0 and ok.finite_key["qber_Z"] <= 0.11
+
+
+def test_lim2014_paper_small_block_reaches_past_125km():
+    # Settings found by continuation of the optimum (see above); n_X = 1e4 still yields a key at
+    # 126 km (paper: up to 135 km); the same settings give none at 132 km.
+    x = [0.1484, 0.0463, 0.5342, 0.4909, 0.1048]
+    assert _lim_paper_rate(x, 126.0, 1e4) > 5e-9
+    assert _lim_paper_rate(x, 132.0, 1e4) < 0

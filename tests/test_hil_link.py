@@ -256,3 +256,18 @@ def test_dma_reader_fifo_and_file(tmp_path):
     plain.write_bytes(words[:-3])
     with DmaStreamReader(plain) as r, pytest.raises(FormatError, match="inside a record"):
         list(r.chunks())
+
+
+def test_virtual_tagger_loop_replay(tmp_path):
+    t, ch = make_events(1_000, seed=8)
+    path = tmp_path / "short.qtag"
+    write_tagfile(path, [EventChunk(t, ch)])
+    with VirtualTagger(path, loop=True) as vt, SerialLink(serial_opener(vt.device)) as link:
+        link.start()
+        got = list(link.chunks(n_events=3_000, idle_timeout=20))
+        link.stop()
+    got_t, got_ch = concat_chunks(got)
+    assert got_t.shape[0] >= 3_000 and np.all(np.diff(got_t) > 0)
+    # each replay starts 1 us after the previous one ended
+    assert np.array_equal(got_t[1_000:2_000], t + int(t[-1]) + 10**6)
+    assert np.array_equal(got_ch[:3_000], np.tile(ch, 3))

@@ -44,7 +44,7 @@ MASTER, SLAVE = "sae-alice", "sae-bob"
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("pki")
-    make_certs(d, ["kme-a", "kme-b", MASTER, SLAVE, "sae-eve"])
+    make_certs(d, ["kme-a", "kme-b"], [MASTER, SLAVE, "sae-eve"])
     return d
 
 
@@ -288,11 +288,23 @@ def test_config_validation():
 
 
 def test_cli_make_certs_and_status(tmp_path, capsys):
-    assert main(["kms", "make-certs", str(tmp_path / "pki"), "kme-1", "sae-1"]) == 0
+    assert (
+        main(["kms", "make-certs", str(tmp_path / "pki"), "--kme", "kme-1", "--sae", "sae-1"]) == 0
+    )
     for name in ("ca", "kme-1", "sae-1"):
         assert (tmp_path / "pki" / f"{name}.pem").read_text().startswith("-----BEGIN CERT")
         mode = stat.S_IMODE(os.stat(tmp_path / "pki" / f"{name}.key").st_mode)
         assert mode == 0o600
+    from postproc.kms.app import sae_identities
+
+    pem = (tmp_path / "pki" / "sae-1.pem").read_text()
+    assert sae_identities({"extensions": {"tls": {"client_cert_chain": [pem]}}}) == {"sae-1"}
+    pem = (tmp_path / "pki" / "kme-1.pem").read_text()
+    assert sae_identities({"extensions": {"tls": {"client_cert_chain": [pem]}}}) == {
+        "kme-1",
+        "localhost",
+    }
+    assert sae_identities({}) == set()
     a, b = _fill_pair(tmp_path, 2, 100)
     a.close()
     b.close()

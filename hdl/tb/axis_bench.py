@@ -254,6 +254,11 @@ class AxisSink:
             self._task = None
         self.ready.value = 0
 
+    async def clk_edge(self) -> None:
+        from cocotb.triggers import RisingEdge
+
+        await RisingEdge(self.clk)
+
     def column(self, name: str) -> list[int]:
         i = self.names.index(name)
         return [b[i] for b in self.beats]

@@ -25,9 +25,13 @@ RTL_DIR = HDL_DIR / "rtl"
 OUT_DIR = HDL_DIR / "build" / "synth"
 
 
-def _literal(v: int) -> str:
-    # yosys reads a bare decimal as 32 bits: wide parameters (exponent tables) go as sized hex
-    return str(v) if 0 <= v < 2**31 else f"{v.bit_length()}'h{v:x}"
+def _literal(v: int | str, sized: bool = True) -> str:
+    # yosys reads a bare decimal as 32 bits: wide parameters (exponent tables) go as hex
+    if isinstance(v, str):  # already a Verilog literal
+        return v
+    if 0 <= v < 2**31:
+        return str(v)
+    return f"{v.bit_length()}'h{v:x}" if sized else f"'h{v:x}"
 
 
 def _chparams(top: str, params: dict) -> str:
@@ -171,6 +175,32 @@ def synth(blocks: dict[str, dict], names: list[str]) -> None:
         )
 
 
+def lint(blocks: dict[str, dict]) -> int:
+    """Verilator --lint-only -Wall on every RTL file, with the synthesised parameters."""
+    bad = 0
+    for src in sorted(RTL_DIR.glob("*.v")):
+        name = src.stem
+        params = blocks.get(name, {}).get("params", {})
+        params = params() if callable(params) else params
+        cmd = [
+            "verilator",
+            "--lint-only",
+            "-Wall",
+            "-Wno-DECLFILENAME",
+            "-Wno-UNUSEDPARAM",
+            "--top-module",
+            name,
+            *(f"-G{k}={_literal(v)}" for k, v in params.items()),
+            str(src),
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        print(f"verilator lint {src.name}: {'ok' if res.returncode == 0 else 'FAILED'}")
+        if res.returncode:
+            print(res.stderr, file=sys.stderr)
+            bad += 1
+    return 1 if bad else 0
+
+
 def table(blocks: dict[str, dict]) -> str:
     rows = [
         "| block | reference function | parameters | cycles/item (item) | LUT | FF | BRAM36 | "
@@ -183,7 +213,7 @@ def table(blocks: dict[str, dict]) -> str:
         s = json.loads(sfile.read_text()) if sfile.exists() else {}
         params = s.get("params", {})
         m = json.loads(mfile.read_text()) if mfile.exists() else {}
-        cpi = m.get("cycles_per_item")
+        cpi = m.get(cfg.get("metric", "cycles_per_item"))
         par = ", ".join(f"{k}={v}" for k, v in params.items() if k in cfg.get("show", params))
         fmax = s.get("fmax_mhz")
         rows.append(
@@ -202,7 +232,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("blocks", nargs="*", help="blocks to synthesise (default: all)")
     ap.add_argument("--table", action="store_true", help="print the README table and exit")
+    ap.add_argument("--lint", action="store_true", help="verilator lint of every block and exit")
     args = ap.parse_args()
+    if args.lint:
+        return lint(BLOCKS)
     if args.table:
         print(table(BLOCKS))
         return 0
@@ -216,5 +249,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HDL_DIR))
+    sys.path[:0] = [str(HDL_DIR), str(HDL_DIR.parent)]
     sys.exit(main())

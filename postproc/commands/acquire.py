@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--events", type=int, default=None, help="stop after this many events")
     p.add_argument("--idle-timeout", type=float, default=None,
                    help="stop when no event arrives for this long (s)")
-    p.add_argument("--baud", type=int, default=3_000_000, help="serial baud rate (default 3M)")
+    p.add_argument("--baud", type=int, default=921_600,
+                   help="serial baud rate (default 921600, the firmware's UART setting)")
     p.add_argument("--gate", help="PERIOD,OFFSET,WIDTH in ps: the device keeps only events with "
                                   "(t - OFFSET) mod PERIOD < WIDTH")
     p.add_argument("--channel-map", help="IN=OUT or IN=off pairs, comma separated (e.g. 2=off,3=1)")

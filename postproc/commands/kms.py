@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _make_certs(args: argparse.Namespace) -> int:
     from postproc.kms.certs import make_certs
 
-    paths = make_certs(args.out, args.names, days=args.days)
+    paths = make_certs(args.out, args.kme, args.sae, days=args.days)
     for name, path in paths.items():
         print(f"{name}: {path}" + ("" if name == "ca" else f" (key {path.with_suffix('.key')})"))
     return 0
@@ -98,7 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = kms.add_parser("make-certs", help="create a local test CA and certificates")
     c.add_argument("out", help="output directory")
-    c.add_argument("names", nargs="+", help="KME and SAE names (certificate CN)")
+    c.add_argument("--kme", action="append", default=[], help="a KME name (server certificate)")
+    c.add_argument("--sae", action="append", default=[], help="an SAE name (client certificate)")
     c.add_argument("--days", type=int, default=30)
     c.set_defaults(func=_make_certs)
 

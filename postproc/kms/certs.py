@@ -1,8 +1,9 @@
 """A local test CA and certificates for the KMEs and SAEs (``qkdpp kms make-certs``).
 
 For a lab or a test, not for production: one self-signed EC P-256 CA; each name gets a key and a
-certificate with subject CN = name and SANs DNS:name, DNS:localhost, IP:127.0.0.1, usable as TLS
-server and client. Private keys are written with mode 0600.
+certificate with subject CN = name and SAN DNS:name, usable as TLS server and client. KME (server)
+certificates also carry DNS:localhost and IP:127.0.0.1 so loopback clients can check the host
+name; SAE certificates do not, so no two SAEs share an identity. Private keys are mode 0600.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_certs(out_dir: str | Path, names: list[str], *, days: int = 30) -> dict[str, Path]:
-    """Write ca.pem/ca.key and NAME.pem/NAME.key for every name; returns {name: cert path}."""
+def make_certs(
+    out_dir: str | Path, kmes: list[str], saes: list[str], *, days: int = 30
+) -> dict[str, Path]:
+    """Write ca.pem/ca.key and NAME.pem/NAME.key for every KME and SAE; returns {name: cert}."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    names = [*kmes, *saes]
     if not names or len(set(names)) != len(names) or "ca" in names:
         raise ConfigError(f"make-certs: need distinct names other than 'ca', got {names}")
     now = dt.datetime.now(dt.timezone.utc)
@@ -76,13 +80,10 @@ def make_certs(out_dir: str | Path, names: list[str], *, days: int = 30) -> dict
     paths = {"ca": out / "ca.pem"}
     for name in names:
         key = ec.generate_private_key(ec.SECP256R1())
-        san = x509.SubjectAlternativeName(
-            [
-                x509.DNSName(name),
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]
-        )
+        alt: list[x509.GeneralName] = [x509.DNSName(name)]
+        if name in kmes:
+            alt += [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        san = x509.SubjectAlternativeName(alt)
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name(name))

@@ -82,36 +82,41 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, hard)
                 par[r] = synd[i * Z + r]
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                base = col[e] * Z
+                Lb = L[col[e] * Z : col[e] * Z + Z]
                 s = sh[e]
+                Qk = Q[k]
+                Re = R[e]
                 for r in range(Z - s):
-                    Q[k, r] = L[base + s + r] - R[e, r]
+                    Qk[r] = Lb[s + r] - Re[r]
                 for r in range(Z - s, Z):
-                    Q[k, r] = L[base + r + s - Z] - R[e, r]
+                    Qk[r] = Lb[r + s - Z] - Re[r]
                 for r in range(Z):
-                    q = Q[k, r]
+                    q = Qk[r]
                     a = abs(q)
                     par[r] ^= np.uint8(q < 0)
                     m1 = mn1[r]
                     mn2[r] = min(mn2[r], max(m1, a))
-                    if a < m1:
-                        idx[r] = k
+                    idx[r] = k if a < m1 else idx[r]
                     mn1[r] = min(m1, a)
+            for r in range(Z):
+                mn1[r] = max(alpha * mn1[r] - offset, np.float32(0.0))
+                mn2[r] = max(alpha * mn2[r] - offset, np.float32(0.0))
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                base = col[e] * Z
+                Lb = L[col[e] * Z : col[e] * Z + Z]
                 s = sh[e]
+                Qk = Q[k]
+                Re = R[e]
                 for r in range(Z):
-                    q = Q[k, r]
+                    q = Qk[r]
                     m = mn2[r] if idx[r] == k else mn1[r]
-                    m = max(alpha * m - offset, np.float32(0.0))
                     rv = -m if (par[r] ^ np.uint8(q < 0)) else m
-                    R[e, r] = rv
-                    Q[k, r] = q + rv
+                    Re[r] = rv
+                    Qk[r] = q + rv
                 for r in range(Z - s):
-                    L[base + s + r] = Q[k, r]
+                    Lb[s + r] = Qk[r]
                 for r in range(Z - s, Z):
-                    L[base + r + s - Z] = Q[k, r]
+                    Lb[r + s - Z] = Qk[r]
         if _check(ptr, col, sh, Z, L, synd, hard, acc):
             return it + 1, True
     return max_iter, False
@@ -156,37 +161,42 @@ def _decode_fixed_one(
                 par[r] = synd[i * Z + r]
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                base = col[e] * Z
+                Lb = L[col[e] * Z : col[e] * Z + Z]
                 s = sh[e]
+                Qk = Q[k]
+                Re = R[e]
                 for r in range(Z - s):
-                    Q[k, r] = L[base + s + r] - R[e, r]
+                    Qk[r] = Lb[s + r] - Re[r]
                 for r in range(Z - s, Z):
-                    Q[k, r] = L[base + r + s - Z] - R[e, r]
+                    Qk[r] = Lb[r + s - Z] - Re[r]
                 for r in range(Z):
-                    q = min(max(Q[k, r], -post_max), post_max)
-                    Q[k, r] = q
+                    q = min(max(Qk[r], -post_max), post_max)
+                    Qk[r] = q
                     a = min(abs(q), msg_max)
                     par[r] ^= np.uint8(q < 0)
                     m1 = mn1[r]
                     mn2[r] = min(mn2[r], max(m1, a))
-                    if a < m1:
-                        idx[r] = k
+                    idx[r] = k if a < m1 else idx[r]
                     mn1[r] = min(m1, a)
+            for r in range(Z):  # g() of both minima, once per row
+                mn1[r] = max(((mn1[r] * norm_num) >> norm_shift) - offset, 0)
+                mn2[r] = max(((mn2[r] * norm_num) >> norm_shift) - offset, 0)
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                base = col[e] * Z
+                Lb = L[col[e] * Z : col[e] * Z + Z]
                 s = sh[e]
+                Qk = Q[k]
+                Re = R[e]
                 for r in range(Z):
-                    q = Q[k, r]
+                    q = Qk[r]
                     m = mn2[r] if idx[r] == k else mn1[r]
-                    m = max(((m * norm_num) >> norm_shift) - offset, 0)
                     rv = -m if (par[r] ^ np.uint8(q < 0)) else m
-                    R[e, r] = rv
-                    Q[k, r] = min(max(q + rv, -post_max), post_max)
+                    Re[r] = rv
+                    Qk[r] = min(max(q + rv, -post_max), post_max)
                 for r in range(Z - s):
-                    L[base + s + r] = Q[k, r]
+                    Lb[s + r] = Qk[r]
                 for r in range(Z - s, Z):
-                    L[base + r + s - Z] = Q[k, r]
+                    Lb[r + s - Z] = Qk[r]
         if _check(ptr, col, sh, Z, L, synd, hard, acc):
             return it + 1, True
     return max_iter, False
@@ -228,7 +238,7 @@ def decode_minsum(
     syndrome: np.ndarray,
     *,
     max_iter: int = 60,
-    alpha: float = 0.8,
+    alpha: float = 0.875,
     offset: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 layered normalised/offset min-sum, batch of frames, parallel over frames.
@@ -263,8 +273,8 @@ def decode_layered_fixed(
     max_iter: int = 60,
     post_bits: int = 8,
     msg_bits: int = 6,
-    norm_num: int = 3,
-    norm_shift: int = 2,
+    norm_num: int = 7,
+    norm_shift: int = 3,
     offset: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fixed-point layered min-sum: the bit-exact reference of the Verilog ``ldpc_decoder``.

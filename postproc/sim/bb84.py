@@ -41,43 +41,68 @@ from postproc.sim.rng import exponential, new_state, normal, uniform, uniform_po
 
 SIM_CHUNK_SLOTS = 1 << 22  # fixed: the random streams (hence the run) depend on it
 ORIGIN_SIGNAL, ORIGIN_DARK, ORIGIN_AFTERPULSE, ORIGIN_SYNC = 0, 1, 2, 3
-_Q26 = 1 << 26
 _MAX_PENDING = 8
 
 
 @njit(cache=True)
-def alice_log_kernel(state, out, thr_z, thr_i0, thr_i1, class_counts):
-    """Fill ``out`` with Alice's log bytes: one xoshiro256** draw per slot (bit: 1 bit; basis and
-    intensity: 26-bit uniforms against thresholds, i.e. probabilities quantised to 2**-26).
-    Adds the number of slots of each intensity class to ``class_counts``."""
-    m26 = np.uint64(_Q26 - 1)
+def alice_log_kernel(state, out, thr, class_counts):
+    """Fill ``out`` with Alice's log bytes, two slots per xoshiro256** draw.
+
+    Each slot takes 32 bits: 1 for the bit value and a 31-bit uniform that picks (basis, class)
+    from the six joint outcomes ``(Z,0), (Z,1), (Z,2), (X,0), (X,1), (X,2)`` by comparison with the
+    five cumulative thresholds ``thr`` (probabilities quantised to 2**-31). Adds the number of
+    slots of each intensity class to ``class_counts``.
+    """
+    m31 = np.uint64(0x7FFFFFFF)
+    t0, t1, t2, t3, t4 = thr[0], thr[1], thr[2], thr[3], thr[4]
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    c0 = 0
-    c1 = 0
-    for i in range(out.shape[0]):
-        # xoshiro256** with the state in registers (same sequence as rng.next_u64)
-        r = s1 * np.uint64(5)
-        r = ((r << np.uint64(7)) | (r >> np.uint64(57))) * np.uint64(9)
-        t = s1 << np.uint64(17)
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
-        ub = np.int64((r >> np.uint64(1)) & m26)
-        ui = np.int64((r >> np.uint64(27)) & m26)
+    g0 = g1 = g2 = g3 = g4 = 0  # slots with u >= thr[j]
+    n = out.shape[0]
+    i = 0
+    r = np.uint64(0)
+    while i < n:
+        if (i & 1) == 0:
+            # xoshiro256** with the state in registers (same sequence as rng.next_u64)
+            r = s1 * np.uint64(5)
+            r = ((r << np.uint64(7)) | (r >> np.uint64(57))) * np.uint64(9)
+            t = s1 << np.uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+            half = r >> np.uint64(32)
+        else:
+            half = r & np.uint64(0xFFFFFFFF)
+        u = np.int64(half & m31)
         # branchless: the comparisons are random, so branches would mispredict
-        a = np.int64(ub >= thr_z)
-        k1 = np.int64(ui >= thr_i0)
-        k2 = np.int64(ui >= thr_i1)
-        c0 += 1 - k1
-        c1 += k1 - k2
-        out[i] = np.uint8(np.int64(r & np.uint64(1)) | (a << 1) | ((k1 + k2) << 2))
+        b0 = np.int64(u >= t0)
+        b1 = np.int64(u >= t1)
+        b2 = np.int64(u >= t2)
+        b3 = np.int64(u >= t3)
+        b4 = np.int64(u >= t4)
+        g0 += b0
+        g1 += b1
+        g2 += b2
+        g3 += b3
+        g4 += b4
+        c = b0 + b1 + b2 + b3 + b4
+        x = np.int64(c >= 3)
+        out[i] = np.uint8(np.int64(half >> np.uint64(31)) | (x << 1) | ((c - 3 * x) << 2))
+        i += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    class_counts[0] += c0
-    class_counts[1] += c1
-    class_counts[2] += out.shape[0] - c0 - c1
+    # count of outcome c is g[c-1] - g[c] (g[-1] = n, g[5] = 0); class k is outcomes k and k+3
+    class_counts[0] += (n - g0) + (g2 - g3)
+    class_counts[1] += (g0 - g1) + (g3 - g4)
+    class_counts[2] += (g1 - g2) + g4
+
+
+def alice_thresholds(p_z: float, intensity_probs: tuple[float, float, float]) -> np.ndarray:
+    """The five cumulative 31-bit thresholds of :func:`alice_log_kernel`."""
+    probs = [p_z * p for p in intensity_probs] + [(1 - p_z) * p for p in intensity_probs]
+    cum = np.cumsum(probs)[:5]
+    return np.array([min(round(c * 2**31), 2**31) for c in cum], np.int64)
 
 
 @njit(cache=True)
@@ -448,9 +473,7 @@ def simulate(cfg: SimConfig, n_slots: int, truth: SimTruth | None = None) -> Ite
     eta_ch = cfg.channel_transmittance
     lam_max = max(cfg.intensities) * eta_ch * float(eff.max(initial=0.0))
     p_zb = cfg.bob_p_z
-    thr_z = round(cfg.p_z * _Q26)
-    thr_i0 = round(cfg.intensity_probs[0] * _Q26)
-    thr_i1 = round((cfg.intensity_probs[0] + cfg.intensity_probs[1]) * _Q26)
+    thr = alice_thresholds(cfg.p_z, cfg.intensity_probs)
     rates = np.asarray(cfg.dark_count_hz, np.float64) * 1e-12
     dark_state = new_state(rng)
     next_dark = np.array([exponential(dark_state) / r if r > 0 else 0.0 for r in rates])
@@ -474,7 +497,7 @@ def simulate(cfg: SimConfig, n_slots: int, truth: SimTruth | None = None) -> Ite
         last = slot0 + n >= n_slots
         st = new_state(rng)
         log = np.empty(n, np.uint8)
-        alice_log_kernel(st, log, thr_z, thr_i0, thr_i1, class_counts)
+        alice_log_kernel(st, log, thr, class_counts)
         truth.n_slots += n
         truth.slots_per_class = [int(x) for x in class_counts]
 
