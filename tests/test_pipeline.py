@@ -167,20 +167,21 @@ def test_reordered_messages_abort_the_block() -> None:
     seen = {"n": 0}
 
     def swap(frame: bytes) -> list[bytes]:
+        # A->B frames 3 (XErrors) and 4 (SyndromeMsg) go out back to back: deliver them swapped
         i = seen["n"]
         seen["n"] += 1
-        if i == 1:  # hold BlockStart back, deliver it after the next frame
+        if i == 3:
             held.append(frame)
             return []
         out = [frame, *held]
         held.clear()
         return out
 
-    # Bob cannot answer the missing BlockStart, so Alice's SiftReply never comes: use a short
-    # timeout on both sides.
-    res, sa, sb = _run(2, tap_ab=swap, cfg=CFG.replace(timeout_s=3.0))
-    assert res.alice.blocks[0].aborted is not None
-    assert any(b.aborted is None and b.stored_bits for b in res.alice.blocks[1:])
+    res, sa, sb = _run(2, tap_ab=swap)
+    assert "message 3 arrived where message 2 was due" in res.bob.blocks[0].aborted
+    assert "peer aborted block 0" in res.alice.blocks[0].aborted
+    assert res.alice.blocks[1].aborted is None and res.alice.blocks[1].stored_bits > 0
+    assert res.bob.auth["ignored_stale"] >= 1  # the late XErrors of the aborted block
     _assert_identical(res, sa, sb)
 
 
@@ -266,3 +267,30 @@ def test_block_too_small_for_a_frame_aborts_on_both_sides() -> None:
     res = run_pair(a_blocks, b_run, cfg, seed=2)
     assert len(res.alice.blocks) == len(res.bob.blocks) == 2
     assert all("less than one frame" in b.aborted for b in res.alice.blocks + res.bob.blocks)
+
+
+def test_silent_peer_stops_the_session_after_two_blocks() -> None:
+    """Bob accepts the session and then says nothing: Alice gives up after two timed-out blocks."""
+    from postproc.pipeline import messages as pm
+
+    a_blocks, _ = _link(4)
+    secret = AuthKeys.generate_secret(np.random.default_rng(0), 4096)
+    ar, br = InProcessChannel.pair()
+    bob = AuthenticatedChannel(br, "bob", AuthKeys.from_secret(secret), timeout=10)
+    alice = AliceParty(
+        AuthenticatedChannel(ar, "alice", AuthKeys.from_secret(secret), timeout=0.5),
+        CFG,
+        None,
+        np.random.default_rng(1),
+    )
+
+    def bob_main() -> None:
+        bob.recv(pm.Hello)
+        bob.send(pm.HelloAck(True, ""))
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    report = alice.run(a_blocks)
+    th.join(10)
+    assert len(report.blocks) == 2 and all("no message" in b.aborted for b in report.blocks)
+    assert report.error is not None and "two consecutive blocks" in report.error
