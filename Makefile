@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: demo test bench synth lint iverilog yosys firmware-test clean
+.PHONY: demo test bench synth lint iverilog yosys nextpnr firmware-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	@if command -v verilator >/dev/null; then \
-	  for f in hdl/rtl/*.v; do [ -e "$$f" ] && verilator --lint-only -Wall -Wno-DECLFILENAME -Wno-UNUSEDPARAM "$$f" || exit 1; done; \
+	@if command -v verilator >/dev/null; then cd hdl && ../$(PY) -m tb.synth --lint; \
 	else echo "verilator not found: HDL lint skipped"; fi
 
 # Icarus Verilog runs the cocotb benches. Installed with apt-get when we are root.
@@ -40,6 +39,17 @@ yosys:
 	@command -v yosys >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq yosys; \
 	  else echo "yosys is missing: apt-get install yosys"; exit 1; fi; }
+
+# iCE40 place and route for the fmax column of the block table
+nextpnr:
+	@command -v nextpnr-ice40 >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nextpnr-ice40 fpga-icestorm; \
+	  else echo "nextpnr-ice40 is missing: apt-get install nextpnr-ice40 fpga-icestorm"; exit 1; fi; }
+
+# LUT/FF/BRAM/DSP per block (yosys synth_xilinx -family xc7) and iCE40 fmax (nextpnr-ice40);
+# `make synth BLOCKS="toeplitz syndrome"` for a subset
+synth: $(STAMP) yosys nextpnr
+	cd hdl && ../$(PY) -m tb.synth $(BLOCKS)
 
 firmware-test:
 	@if [ -f firmware/Makefile ]; then $(MAKE) -C firmware test; fi
