@@ -675,30 +675,21 @@ def test_link_parameters_validated():
 # (q_x falls from 0.46 at 100 km to 0.09 at 128 km) we find keys up to ~128 km, not 135 km.
 # --------------------------------------------------------------------------------------------
 
-
 def _lim_paper_rate(x, length_km, n_x):
     from postproc.estimate.bounds import lim2014_bounds
     from postproc.estimate.finite_key import penalty_bits, unrounded_length
 
     qx, p1, p2, mu1, mu2 = x
     mu3 = 2e-4
-    if not (
-        0 < qx < 1
-        and p1 > 0
-        and p2 > 0
-        and p1 + p2 < 1
-        and mu2 > mu3
-        and mu1 > mu2 + mu3
-        and mu1 < 1.5
-    ):
+    if not (0 < qx < 1 and p1 > 0 and p2 > 0 and p1 + p2 < 1 and mu2 > mu3
+            and mu1 > mu2 + mu3 and mu1 < 1.5):
         return None
     mu, p = [mu1, mu2, mu3], [p1, p2, 1 - p1 - p2]
     eta_sys = 0.1 * 10 ** (-0.2 * length_km / 10)
     d = [1 - (1 - 2 * 6e-7) * math.exp(-eta_sys * k) for k in mu]
     r = [dk * 1.04 for dk in d]
-    e = [
-        6e-7 + 5e-3 * (1 - math.exp(-eta_sys * k)) + 0.02 * dk for k, dk in zip(mu, d, strict=True)
-    ]
+    e = [6e-7 + 5e-3 * (1 - math.exp(-eta_sys * k)) + 0.02 * dk for k, dk in zip(mu, d,
+                                                                                strict=True)]
     n_pulses = n_x / (qx * qx * sum(pk * rk for pk, rk in zip(p, r, strict=True)))
     key = [n_pulses * qx * qx * pk for pk in p]
     test = [n_pulses * (1 - qx) ** 2 * pk for pk in p]
@@ -722,20 +713,11 @@ def _lim_paper_rate(x, length_km, n_x):
 
 def _lim_paper_best(length_km, n_x):
     best = -math.inf
-    for x0 in (
-        [0.8, 0.6, 0.25, 0.4, 0.1],
-        [0.65, 0.6, 0.25, 0.4, 0.25],
-        [0.8, 0.3, 0.25, 0.7, 0.1],
-        [0.5, 0.6, 0.25, 0.7, 0.25],
-    ):
-        res = minimize(
-            lambda x: (lambda v: 1e3 if v is None else -v * 1e6)(
-                _lim_paper_rate(x, length_km, n_x)
-            ),
-            x0,
-            method="Nelder-Mead",
-            options={"xatol": 1e-8, "fatol": 1e-9, "maxiter": 3000, "adaptive": True},
-        )
+    for x0 in ([0.8, 0.6, 0.25, 0.4, 0.1], [0.65, 0.6, 0.25, 0.4, 0.25],
+               [0.8, 0.3, 0.25, 0.7, 0.1], [0.5, 0.6, 0.25, 0.7, 0.25]):
+        res = minimize(lambda x: (lambda v: 1e3 if v is None else -v * 1e6)(
+            _lim_paper_rate(x, length_km, n_x)), x0, method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-9, "maxiter": 3000, "adaptive": True})
         best = max(best, -res.fun / 1e6)
     return best
 
@@ -750,14 +732,9 @@ def test_lim2014_paper_block_size_ratio_at_100km():
 # Tally of sifted detections, numpy inputs, ledger as lambda_EC
 # --------------------------------------------------------------------------------------------
 
-
 @settings(max_examples=50, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 2), st.integers(0, 1)),
-        max_size=200,
-    )
-)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1), st.integers(0, 2),
+                          st.integers(0, 1)), max_size=200))
 def test_tally_alice_log_matches_a_plain_count(events):
     log = np.array([bit | basis << 1 | k << 2 for bit, basis, k, _ in events], dtype=np.uint8)
     bob = np.array([bit ^ flip for bit, _, _, flip in events], dtype=np.uint8)
@@ -779,11 +756,8 @@ def test_tally_rejects_bad_values_naming_the_field():
 
 
 def test_numpy_inputs_and_ledger_lambda():
-    arr = {
-        k: (np.asarray(v) if isinstance(v, list) else np.float64(v))
-        for k, v in GOOD.items()
-        if k != "protocol"
-    }
+    arr = {k: (np.asarray(v) if isinstance(v, list) else np.float64(v))
+           for k, v in GOOD.items() if k != "protocol"}
     arr["n_Z"] = arr["n_Z"].astype(np.int64)
     ledger = LeakageLedger()
     ledger.add("syndrome", 8000)

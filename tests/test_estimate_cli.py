@@ -45,35 +45,22 @@ def test_finite_key_text_output(tmp_path, capsys):
 
 
 def test_finite_key_rusca_and_abort(tmp_path, capsys):
-    data = {
-        "protocol": "rusca2018",
-        "mu": [0.5, 0.15],
-        "p_mu": [0.8, 0.2],
-        "n_Z": [400000, 30000],
-        "m_Z": [8000, 700],
-        "n_X": [40000, 3000],
-        "m_X": [800, 80],
-        "eps_sec": 1e-9,
-        "eps_cor": 1e-12,
-        "lambda_EC": 20000,
-        "qber_max": 0.01,
-    }
+    data = {"protocol": "rusca2018", "mu": [0.5, 0.15], "p_mu": [0.8, 0.2],
+            "n_Z": [400000, 30000], "m_Z": [8000, 700], "n_X": [40000, 3000], "m_X": [800, 80],
+            "eps_sec": 1e-9, "eps_cor": 1e-12, "lambda_EC": 20000, "qber_max": 0.01}
     assert main(["finite-key", write(tmp_path, data), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["key_length"] == 0 and "QBER" in out["abort_reason"]
     assert out["s_Z0_upper"] > 0
 
 
-@pytest.mark.parametrize(
-    "data,needle",
-    [
-        ({**KLENM_INPUT, "m_X": [901.5, 1590.6, 600.0]}, "m_X[2]"),
-        ({**KLENM_INPUT, "mu": [0.1, 0.2, 0.0]}, "mu"),
-        ({k: v for k, v in KLENM_INPUT.items() if k != "eps_cor"}, "eps_cor"),
-        ({**KLENM_INPUT, "extra": 1}, "extra"),
-        ("{not json", "invalid JSON"),
-    ],
-)
+@pytest.mark.parametrize("data,needle", [
+    ({**KLENM_INPUT, "m_X": [901.5, 1590.6, 600.0]}, "m_X[2]"),
+    ({**KLENM_INPUT, "mu": [0.1, 0.2, 0.0]}, "mu"),
+    ({k: v for k, v in KLENM_INPUT.items() if k != "eps_cor"}, "eps_cor"),
+    ({**KLENM_INPUT, "extra": 1}, "extra"),
+    ("{not json", "invalid JSON"),
+])
 def test_finite_key_bad_input_exit_2_names_field(tmp_path, capsys, data, needle):
     path = write(tmp_path, data)
     assert main(["finite-key", path]) == 2

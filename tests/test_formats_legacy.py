@@ -22,73 +22,21 @@ DATA = Path("/work/shared/data")
 LIBPQ = DATA / "libpicoquant"
 pytestmark = pytest.mark.skipif(not LIBPQ.is_dir(), reason="shared sample data not present")
 
-HT2_V10 = [
-    (1, 12588053),
-    (3, 17589298),
-    (3, 22719012),
-    (2, 27822493),
-    (3, 29588759),
-    (3, 30200602),
-    (1, 37861187),
-    (3, 40538818),
-    (2, 54413005),
-    (2, 58968577),
-    (3, 63685318),
-    (1, 69590520),
-    (2, 74844948),
-    (1, 76455692),
-    (2, 79050194),
-    (2, 82243978),
-    (3, 88581665),
-    (0, 96171430),
-    (0, 97061834),
-]
-HT3_V10 = [
-    (0, 5425, 81920),
-    (3, 18404, 69612),
-    (3, 24332, 55816),
-    (3, 119890, 71728),
-    (3, 120337, 86164),
-    (0, 130044, 43280),
-    (2, 165687, 66856),
-    (0, 207951, 6880),
-    (1, 216750, 20704),
-    (3, 223163, 18696),
-    (3, 262682, 20116),
-    (3, 410252, 81336),
-    (0, 414382, 94180),
-    (3, 439372, 89820),
-    (3, 460936, 58692),
-    (3, 488005, 39440),
-    (0, 566411, 56548),
-    (2, 602393, 74048),
-    (3, 610782, 43560),
-    (3, 671723, 33900),
-    (1, 690876, 89212),
-    (1, 701148, 2352),
-    (0, 751337, 72244),
-    (1, 788128, 49248),
-    (1, 788243, 33612),
-    (1, 794385, 89220),
-    (3, 930143, 30720),
-    (1, 932647, 81080),
-    (1, 940063, 13448),
-    (1, 974924, 77192),
-    (3, 976480, 47436),
-    (2, 976849, 19196),
-]
-HT3_V20_HEAD = [
-    (1, 113, 210336),
-    (1, 653, 359200),
-    (1, 1376, 466704),
-    (1, 1540, 411424),
-    (1, 1800, 493280),
-    (1, 1982, 14224),
-    (0, 2120, 270608),
-    (1, 2133, 491056),
-    (3, 2297, 123056),
-    (1, 2917, 256352),
-]
+HT2_V10 = [(1, 12588053), (3, 17589298), (3, 22719012), (2, 27822493), (3, 29588759),
+           (3, 30200602), (1, 37861187), (3, 40538818), (2, 54413005), (2, 58968577),
+           (3, 63685318), (1, 69590520), (2, 74844948), (1, 76455692), (2, 79050194),
+           (2, 82243978), (3, 88581665), (0, 96171430), (0, 97061834)]
+HT3_V10 = [(0, 5425, 81920), (3, 18404, 69612), (3, 24332, 55816), (3, 119890, 71728),
+           (3, 120337, 86164), (0, 130044, 43280), (2, 165687, 66856), (0, 207951, 6880),
+           (1, 216750, 20704), (3, 223163, 18696), (3, 262682, 20116), (3, 410252, 81336),
+           (0, 414382, 94180), (3, 439372, 89820), (3, 460936, 58692), (3, 488005, 39440),
+           (0, 566411, 56548), (2, 602393, 74048), (3, 610782, 43560), (3, 671723, 33900),
+           (1, 690876, 89212), (1, 701148, 2352), (0, 751337, 72244), (1, 788128, 49248),
+           (1, 788243, 33612), (1, 794385, 89220), (3, 930143, 30720), (1, 932647, 81080),
+           (1, 940063, 13448), (1, 974924, 77192), (3, 976480, 47436), (2, 976849, 19196)]
+HT3_V20_HEAD = [(1, 113, 210336), (1, 653, 359200), (1, 1376, 466704), (1, 1540, 411424),
+                (1, 1800, 493280), (1, 1982, 14224), (0, 2120, 270608), (1, 2133, 491056),
+                (3, 2297, 123056), (1, 2917, 256352)]
 
 
 def _read_all(path, chunk=7, **kw):
@@ -114,11 +62,8 @@ def test_ht2_v10_half_ps_unit_and_truncation():
 def test_ht3_v10_matches_independent_decoder():
     r, chunks, warned = _read_all(LIBPQ / "hydraharp_v10.ht3")
     assert r.meta.record_type == "HydraHarpT3" and r.meta.dtime_resolution_ps == 4.0
-    got = [
-        (int(c), int(n), int(d) * 4)
-        for ch in chunks
-        for c, n, d in zip(ch.ch, ch.nsync, ch.dtime, strict=True)
-    ]
+    got = [(int(c), int(n), int(d) * 4) for ch in chunks
+           for c, n, d in zip(ch.ch, ch.nsync, ch.dtime, strict=True)]
     assert got == HT3_V10
     assert any("NumRecords" in str(w.message) for w in warned)
 
@@ -126,19 +71,15 @@ def test_ht3_v10_matches_independent_decoder():
 def test_ht3_v20_matches_independent_decoder_and_time_formula():
     r, chunks, warned = _read_all(LIBPQ / "hydraharp_v20.ht3", chunk=211)
     assert not warned  # complete file
-    got = [
-        (int(a), int(n), int(d) * 16)
-        for c in chunks
-        for a, n, d in zip(c.ch, c.nsync, c.dtime, strict=True)
-    ]
+    got = [(int(a), int(n), int(d) * 16) for c in chunks
+           for a, n, d in zip(c.ch, c.nsync, c.dtime, strict=True)]
     assert got[: len(HT3_V20_HEAD)] == HT3_V20_HEAD
     all_n = np.concatenate([x.nsync for x in chunks])
     all_d = np.concatenate([x.dtime for x in chunks])
     all_t = np.concatenate([x.t for x in chunks])
     period = r.meta.sync_period_ps
-    expect = np.array(
-        [math.floor(int(n) * period + 0.5) + int(d) * 16 for n, d in zip(all_n, all_d, strict=True)]
-    )
+    expect = np.array([math.floor(int(n) * period + 0.5) + int(d) * 16
+                       for n, d in zip(all_n, all_d, strict=True)])
     assert np.array_equal(all_t, expect)
     assert sum(len(x) for x in chunks) == 44141
 
@@ -151,7 +92,7 @@ def test_ht2_v20_sync_records_only():
 
 
 def _t3r_by_hand(path: Path, data_offset: int, n: int):
-    raw = path.read_bytes()[data_offset : data_offset + 4 * n]
+    raw = path.read_bytes()[data_offset: data_offset + 4 * n]
     out, ofl = [], 0
     for (w,) in struct.iter_unpack("<I", raw):
         tag, data, route, valid = w & 0xFFFF, (w >> 16) & 0xFFF, (w >> 28) & 3, (w >> 30) & 1
@@ -162,19 +103,14 @@ def _t3r_by_hand(path: Path, data_offset: int, n: int):
     return out
 
 
-@pytest.mark.parametrize(
-    "path, offset",
-    [(LIBPQ / "timeharp_v50.t3r", 592), (DATA / "PicoQuant-Reader/RotatingPolarizer.t3r", 640)],
-)
+@pytest.mark.parametrize("path, offset", [(LIBPQ / "timeharp_v50.t3r", 592),
+                                          (DATA / "PicoQuant-Reader/RotatingPolarizer.t3r", 640)])
 def test_t3r_first_events_by_hand(path, offset):
     r, chunks, _ = _read_all(path, chunk=997)
     assert r.meta.format == "T3R" and r.data_offset == offset
     expect = _t3r_by_hand(path, offset, 3000)
-    got = [
-        (int(c), int(n), int(d))
-        for ch in chunks
-        for c, n, d in zip(ch.ch, ch.nsync, ch.dtime, strict=True)
-    ]
+    got = [(int(c), int(n), int(d)) for ch in chunks
+           for c, n, d in zip(ch.ch, ch.nsync, ch.dtime, strict=True)]
     assert got[: len(expect)] == expect
     assert r.meta.sync_period_ps == 100000.0  # TTTRGlobClock 100 ns
 
@@ -223,12 +159,12 @@ def _picoharp_file(path: Path, mode: int, words: list[int], declared: int) -> No
     head = bytearray(0x2D8)
     head[0:12] = b"PicoHarp 300"
     head[16:19] = b"2.0"
-    struct.pack_into("<i", head, 0x14C, 32)  # BitsPerRecord
-    struct.pack_into("<i", head, 0x154, 1)  # NumberOfBoards
-    struct.pack_into("<i", head, 0x15C, mode)  # MeasurementMode
+    struct.pack_into("<i", head, 0x14C, 32)          # BitsPerRecord
+    struct.pack_into("<i", head, 0x154, 1)           # NumberOfBoards
+    struct.pack_into("<i", head, 0x15C, mode)        # MeasurementMode
     struct.pack_into("<f", head, 0x218 + 48, 0.004)  # board Resolution, ns
     struct.pack_into("<i", head, 0x2B4 + 12, 10_000_000)  # CntRate0 (sync rate, Hz)
-    struct.pack_into("<i", head, 0x2B4 + 28, declared)  # NumRecords
+    struct.pack_into("<i", head, 0x2B4 + 28, declared)    # NumRecords
     path.write_bytes(bytes(head) + struct.pack(f"<{len(words)}I", *words))
 
 
@@ -241,8 +177,7 @@ def test_pt2_and_pt3_by_hand(tmp_path):
     t = np.concatenate([c.t for c in chunks]).tolist()
     assert t == [1000 * 4, (210698240 + 5) * 4]
     assert np.concatenate([c.specials.marker_t for c in chunks]).tolist() == [
-        (210698240 + 0x22) * 4
-    ]
+        (210698240 + 0x22) * 4]
     assert any("NumRecords" in str(w.message) for w in warned)
     assert any("offset " + str(0x2D8 + 16) in str(w.message) for w in warned)
     pt3 = tmp_path / "a.pt3"
@@ -254,7 +189,5 @@ def test_pt2_and_pt3_by_hand(tmp_path):
     assert c.ch.tolist() == [1, 0] and c.nsync.tolist() == [7, 65538]
     assert c.dtime.tolist() == [100, 3]
     res = float(np.float32(0.004)) * 1e3
-    assert c.t.tolist() == [
-        7 * 100_000 + math.floor(100 * res + 0.5),
-        65538 * 100_000 + math.floor(3 * res + 0.5),
-    ]
+    assert c.t.tolist() == [7 * 100_000 + math.floor(100 * res + 0.5),
+                            65538 * 100_000 + math.floor(3 * res + 0.5)]

@@ -73,18 +73,9 @@ def _tags(rows):
 
 
 def test_swabian_overflow_gaps_and_missed_events(tmp_path):
-    rows = [
-        (0, 0, 1, 100),
-        (2, 0, 0, 200),
-        (3, 0, 0, 900),
-        (4, 7, 1, 900),
-        (4, 5, 2, 900),
-        (0, 0, 2, 1000),
-        (1, 0, 0, 1100),
-        (0, 0, 1, 1200),
-        (4, 3, 1, 1300),
-        (0, 0, 3, 1150),
-    ]  # the last photon goes back in time
+    rows = [(0, 0, 1, 100), (2, 0, 0, 200), (3, 0, 0, 900), (4, 7, 1, 900), (4, 5, 2, 900),
+            (0, 0, 2, 1000), (1, 0, 0, 1100), (0, 0, 1, 1200), (4, 3, 1, 1300),
+            (0, 0, 3, 1150)]  # the last photon goes back in time
     path = tmp_path / "s.ttraw"
     write_swabian(path, _tags(rows))
     assert detect_format(path) == "swabian-raw"
@@ -92,14 +83,9 @@ def test_swabian_overflow_gaps_and_missed_events(tmp_path):
     chunks, warned = _all(r, chunk=4)  # the MissedEvents after the chunk edge still count
     assert np.concatenate([c.t for c in chunks]).tolist() == [100, 1000, 1200, 1150]
     sp = [c.specials for c in chunks]
-    gaps = list(
-        zip(
-            np.concatenate([s.gap_start for s in sp]).tolist(),
-            np.concatenate([s.gap_stop for s in sp]).tolist(),
-            np.concatenate([s.gap_missed for s in sp]).tolist(),
-            strict=True,
-        )
-    )
+    gaps = list(zip(np.concatenate([s.gap_start for s in sp]).tolist(),
+                    np.concatenate([s.gap_stop for s in sp]).tolist(),
+                    np.concatenate([s.gap_missed for s in sp]).tolist(), strict=True))
     assert gaps == [(200, 900, 7), (900, 900, 5), (1100, 1100, -1), (1300, 1300, 3)]
     assert sum(m for _, _, m in gaps if m > 0) == 15  # every missed event is reported
     assert any("Error tag" in str(w.message) and "offset 96" in str(w.message) for w in warned)
@@ -113,10 +99,7 @@ def test_swabian_stream_ending_inside_an_overflow(tmp_path):
     chunks, warned = _all(open_timetag(path), chunk=2)
     sp = chunks[-1].specials
     assert (sp.gap_start.tolist(), sp.gap_stop.tolist(), sp.gap_missed.tolist()) == (
-        [200],
-        [300],
-        [-1],
-    )
+        [200], [300], [-1])
     assert any("ends inside an overflow" in str(w.message) for w in warned)
 
 
@@ -148,16 +131,14 @@ def test_unknown_format_is_an_error(tmp_path):
 @st.composite
 def streams(draw):
     n = draw(st.integers(1, 200))
-    t = np.cumsum(
-        np.array(draw(st.lists(st.integers(0, 5 * 10**9), min_size=n, max_size=n)), np.int64)
-    )
+    t = np.cumsum(np.array(draw(st.lists(st.integers(0, 5 * 10**9), min_size=n, max_size=n)),
+                           np.int64))
     ch = np.array(draw(st.lists(st.integers(0, 15), min_size=n, max_size=n)), np.int16)
     return t, ch
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(streams(), st.sampled_from(["ptu", "text", "qutag-bin"]))
 def test_convert_round_trips(tmp_path, stream, fmt):
     t, ch = stream

@@ -63,11 +63,8 @@ def _hh_word(draw, t3):
         sp, ch = 1, 63
     else:
         sp, ch = 1, draw(st.integers(1, 15))
-    low = (
-        draw(st.integers(0, (1 << 25) - 1))
-        if not t3
-        else ((draw(st.integers(0, (1 << 15) - 1)) << 10) | draw(st.integers(0, 1023)))
-    )
+    low = draw(st.integers(0, (1 << 25) - 1)) if not t3 else (
+        (draw(st.integers(0, (1 << 15) - 1)) << 10) | draw(st.integers(0, 1023)))
     if kind == "overflow":
         # T2 counts >= 128 are decoded wrong by ptufile (count * wrap in 32 bits), so the
         # oracle comparison keeps them below; test_large_overflow_counts covers them.
@@ -116,42 +113,20 @@ def test_kernels_match_ptufile_on_random_streams(stream, split):
     # decode in pieces of `split` words, carrying the overflow state
     ofl, t_all, ch_all, ns_all, dt_all = 0, [], [], [], []
     for a in range(0, n, split):
-        w = words[a : a + split]
+        w = words[a:a + split]
         m = w.size
         t, ch = np.empty(m, np.int64), np.empty(m, np.int16)
         if t3:
             ns, dt = np.empty(m, np.int64), np.empty(m, np.int16)
-            k, _, ofl, *_ = K.t3_chunk(
-                w,
-                layout,
-                ofl,
-                1000.0,
-                1.0,
-                t,
-                ch,
-                ns,
-                dt,
-                np.empty(m, np.int64),
-                np.empty(m, np.int16),
-            )
+            k, _, ofl, *_ = K.t3_chunk(w, layout, ofl, 1000.0, 1.0, t, ch, ns, dt,
+                                       np.empty(m, np.int64), np.empty(m, np.int16))
             ns_all.append(ns[:k])
             dt_all.append(dt[:k])
         else:
-            k, _, ofl, *_ = K.t2_chunk(
-                w,
-                layout,
-                ofl,
-                1,
-                1,
-                t,
-                ch,
-                np.empty(m, np.int64),
-                np.empty(m, np.uint8),
-                np.empty(m, np.int16),
-            )
+            k, _, ofl, *_ = K.t2_chunk(w, layout, ofl, 1, 1, t, ch, np.empty(m, np.int64),
+                                       np.empty(m, np.uint8), np.empty(m, np.int16))
         t_all.append(t[:k])
         ch_all.append(ch[:k])
-
     def cat(xs, dt):
         return np.concatenate(xs) if xs else np.empty(0, dt)
 
@@ -164,11 +139,8 @@ def test_kernels_match_ptufile_on_random_streams(stream, split):
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.sampled_from(["hydraharp2", "hydraharp1", "picoharp"]),
-    st.lists(st.integers(0, (1 << 32) - 1), max_size=80),
-    st.integers(1, 9),
-)
+@given(st.sampled_from(["hydraharp2", "hydraharp1", "picoharp"]),
+       st.lists(st.integers(0, (1 << 32) - 1), max_size=80), st.integers(1, 9))
 def test_reference_decoder_agrees_with_ptufile_and_streaming_kernel(layout, words, split):
     """decode_t2_words (the tag_decoder reference) on arbitrary words, split anywhere."""
     w = np.array(words, np.uint32)
@@ -176,7 +148,7 @@ def test_reference_decoder_agrees_with_ptufile_and_streaming_kernel(layout, word
     time, channel, kind, ofl = K.decode_t2_words(w, layout)
     parts, o = [], 0
     for a in range(0, w.size, split):
-        tt, cc, kk, o = K.decode_t2_words(w[a : a + split], layout, o)
+        tt, cc, kk, o = K.decode_t2_words(w[a:a + split], layout, o)
         parts.append((tt, cc, kk))
     assert o == ofl
     if parts:
@@ -210,16 +182,12 @@ def test_large_overflow_counts():
 
 
 def test_reference_decoder_known_words():
-    w = np.array(
-        [
-            (3 << 25) | 100,  # photon ch 3
-            (1 << 31) | (63 << 25) | 2,  # 2 overflows
-            (1 << 31) | (0 << 25) | 5,  # sync
-            (1 << 31) | (4 << 25) | 6,  # marker 4
-            (1 << 31) | (20 << 25) | 7,
-        ],  # invalid special
-        np.uint32,
-    )
+    w = np.array([(3 << 25) | 100,            # photon ch 3
+                  (1 << 31) | (63 << 25) | 2,  # 2 overflows
+                  (1 << 31) | (0 << 25) | 5,   # sync
+                  (1 << 31) | (4 << 25) | 6,   # marker 4
+                  (1 << 31) | (20 << 25) | 7],  # invalid special
+                 np.uint32)
     time, ch, kind, ofl = K.decode_t2_words(w, "hydraharp2")
     assert ofl == 2 * 33554432
     assert time.tolist() == [100, ofl + 2, ofl + 5, ofl + 6, ofl + 7]
@@ -230,10 +198,7 @@ def test_reference_decoder_known_words():
     ph = np.array([(15 << 28) | 0x30, (2 << 28) | 7, (15 << 28) | 0x25], np.uint32)
     time, ch, kind, ofl = K.decode_t2_words(ph, "picoharp")
     assert (time.tolist(), ch.tolist(), kind.tolist()) == (
-        [210698240 + 0x30, 210698240 + 7, 210698240 + 0x25],
-        [0, 2, 5],
-        [1, 0, 2],
-    )
+        [210698240 + 0x30, 210698240 + 7, 210698240 + 0x25], [0, 2, 5], [1, 0, 2])
     with pytest.raises(ValueError, match="layout"):
         K.decode_t2_words(ph, "multiharp9")
 
@@ -241,26 +206,19 @@ def test_reference_decoder_known_words():
 @st.composite
 def event_streams(draw):
     n = draw(st.integers(0, 300))
-    gaps = draw(
-        st.lists(
-            st.sampled_from([0, 1, 7, 10**6, 33554431, 33554432, 10**9, 10**11, 4 * 10**12]),
-            min_size=n,
-            max_size=n,
-        )
-    )
+    gaps = draw(st.lists(st.sampled_from([0, 1, 7, 10**6, 33554431, 33554432, 10**9, 10**11,
+                                          4 * 10**12]), min_size=n, max_size=n))
     t = np.cumsum(np.array(gaps, np.int64)) + draw(st.integers(0, 10**9))
     ch = np.array(draw(st.lists(st.integers(0, 63), min_size=n, max_size=n)), np.int16)
     m = draw(st.integers(0, 5))
-    mk_t = np.sort(
-        np.array(draw(st.lists(st.integers(0, 10**12), min_size=m, max_size=m)), np.int64)
-    )
+    mk_t = np.sort(np.array(draw(st.lists(st.integers(0, 10**12), min_size=m, max_size=m)),
+                            np.int64))
     mk = np.array(draw(st.lists(st.integers(1, 15), min_size=m, max_size=m)), np.int16)
     return t, ch, mk_t, mk
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(event_streams(), st.integers(1, 64))
 def test_ptu_t2_writer_round_trip_via_ptufile(tmp_path, events, split):
     t, ch, mk_t, mk = events
@@ -268,7 +226,7 @@ def test_ptu_t2_writer_round_trip_via_ptufile(tmp_path, events, split):
     if mk_t.size:  # markers are merged in time order within their chunk
         chunks = [EventChunk(t, ch, SpecialEvents(marker_t=mk_t, marker_mask=mk))]
     else:
-        chunks = [EventChunk(t[a : a + split], ch[a : a + split]) for a in range(0, t.size, split)]
+        chunks = [EventChunk(t[a:a + split], ch[a:a + split]) for a in range(0, t.size, split)]
     write_ptu_t2(path, chunks)
     _, ph = _ptufile_photons(path)
     assert np.array_equal(ph["time"].astype(np.int64), t)
@@ -317,7 +275,7 @@ def test_zero_record_count_reads_to_end_of_file(tmp_path):
     path, t = _small_ptu(tmp_path, 50)
     raw = bytearray(path.read_bytes())
     i = raw.find(b"TTResult_NumberOfRecords")
-    raw[i + 40 : i + 48] = struct.pack("<q", 0)
+    raw[i + 40:i + 48] = struct.pack("<q", 0)
     path.write_bytes(bytes(raw))
     with pytest.warns(FormatWarning, match="TTResult_NumberOfRecords"):
         r = open_ptu(path)
@@ -339,14 +297,14 @@ def test_corrupt_ptu_headers(tmp_path):
         open_ptu(bad)
     # unknown record type: patch the value of the TTTRRecType tag
     i = raw.find(b"TTResultFormat_TTTRRecType")
-    raw[i + 40 : i + 48] = struct.pack("<q", 0x00ABCDEF)
+    raw[i + 40:i + 48] = struct.pack("<q", 0x00ABCDEF)
     bad.write_bytes(bytes(raw))
     with pytest.raises(FormatError, match="unknown TTTR record type") as exc:
         open_ptu(bad)
     assert exc.value.field == "TTResultFormat_TTTRRecType"
     # unknown tag type
     raw = bytearray(path.read_bytes())
-    raw[16 + 36 : 16 + 40] = struct.pack("<I", 0x77777777)
+    raw[16 + 36:16 + 40] = struct.pack("<I", 0x77777777)
     bad.write_bytes(bytes(raw))
     with pytest.raises(FormatError, match="unknown tag type") as exc:
         open_ptu(bad)
@@ -357,7 +315,7 @@ def test_invalid_records_warn_with_offset(tmp_path):
     path, t = _small_ptu(tmp_path, 10)
     raw = bytearray(path.read_bytes())
     _, off = read_tags(path)
-    raw[off + 4 * 3 : off + 4 * 4] = struct.pack("<I", (1 << 31) | (40 << 25) | 5)
+    raw[off + 4 * 3: off + 4 * 4] = struct.pack("<I", (1 << 31) | (40 << 25) | 5)
     bad = tmp_path / "inv.ptu"
     bad.write_bytes(bytes(raw))
     with pytest.warns(FormatWarning, match=f"offset {off + 12}"):

@@ -15,9 +15,8 @@ from postproc.recording import open_recording, write_recording
 
 def _events(n: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (10**6 + np.cumsum(rng.integers(1, 40_000, n))).astype(np.int64), rng.integers(
-        0, 4, n
-    ).astype(np.int16)
+    return (10**6 + np.cumsum(rng.integers(1, 40_000, n))).astype(np.int64), \
+        rng.integers(0, 4, n).astype(np.int16)
 
 
 def test_acquire_virtual_recording_round_trip(tmp_path, capsys):
@@ -25,20 +24,8 @@ def test_acquire_virtual_recording_round_trip(tmp_path, capsys):
     chunks = [EventChunk(t[:30_000], ch[:30_000]), EventChunk(t[30_000:], ch[30_000:])]
     src = write_recording(tmp_path / "in", {"note": "fed to the firmware"}, chunks, [])
     out = tmp_path / "out"
-    rc = main(
-        [
-            "acquire",
-            "--virtual",
-            str(src),
-            "--out",
-            str(out),
-            "--events",
-            str(t.shape[0]),
-            "--idle-timeout",
-            "20",
-            "--json",
-        ]
-    )
+    rc = main(["acquire", "--virtual", str(src), "--out", str(out), "--events", str(t.shape[0]),
+               "--idle-timeout", "20", "--json"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["events"] == t.shape[0] and summary["link"]["bad_frames"] == 0

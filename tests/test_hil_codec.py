@@ -221,13 +221,9 @@ _STREAM_CH = np.random.default_rng(6).integers(0, 32, 4_000)
 _STREAM, _ = encode_event_stream(_STREAM_T, _STREAM_CH, max_tags=300)
 
 
-@given(
-    st.lists(
-        st.tuples(st.integers(0, len(_STREAM) - 1), st.integers(0, 3), st.integers(0, 255)),
-        max_size=12,
-    ),
-    st.lists(st.integers(1, len(_STREAM) - 1), max_size=6),
-)
+@given(st.lists(st.tuples(st.integers(0, len(_STREAM) - 1), st.integers(0, 3),
+                          st.integers(0, 255)), max_size=12),
+       st.lists(st.integers(1, len(_STREAM) - 1), max_size=6))
 @settings(max_examples=150, deadline=None)
 def test_corrupted_stream_never_delivers_a_wrong_event(edits, cuts):
     data = bytearray(_STREAM)

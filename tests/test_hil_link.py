@@ -87,9 +87,8 @@ def test_gate_and_channel_map_applied_by_firmware(tagfile):
     assert status.gated_events == int((~keep).sum())
 
 
-def _faulty_opener(
-    device: str, log: FaultLog, rng: np.random.Generator, p: float, disconnect_after: list[int]
-):
+def _faulty_opener(device: str, log: FaultLog, rng: np.random.Generator, p: float,
+                   disconnect_after: list[int]):
     base = serial_opener(device)
 
     def open_port():
@@ -114,13 +113,8 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
     idx = np.concatenate([np.arange(a, b) for a, b in log.passed_ranges])
     assert np.array_equal(got_t, t[idx]) and np.array_equal(got_ch, ch[idx])  # all good, only good
     s = link.stats
-    assert log.damaged_frames > 20 and set(log.by_fault) == {
-        "bitflip",
-        "drop_byte",
-        "dup_byte",
-        "truncate",
-        "dup_frame",
-    }
+    assert log.damaged_frames > 20 and set(log.by_fault) == {"bitflip", "drop_byte", "dup_byte",
+                                                             "truncate", "dup_frame"}
     assert log.damaged_frames <= s.bad_frames <= 2 * log.damaged_frames
     assert s.duplicate_frames == log.duplicated_frames
     assert s.reconnects == log.disconnects == 2
@@ -141,13 +135,8 @@ def test_device_vanishes_and_returns(tagfile):
             attempts["n"] += 1
             if 2 <= attempts["n"] <= 4:  # unplugged for three attempts
                 raise LinkError(f"{vt.device}: cannot open: no such device")
-            return FaultyPort(
-                base(),
-                np.random.default_rng(0),
-                log,
-                p=0.0,
-                disconnect_after=300_000 if attempts["n"] == 1 else None,
-            )
+            return FaultyPort(base(), np.random.default_rng(0), log, p=0.0,
+                              disconnect_after=300_000 if attempts["n"] == 1 else None)
 
         with SerialLink(flaky, name=vt.device) as link:
             link.start()
@@ -200,10 +189,8 @@ def test_fifo_overflow_counted(tmp_path):
     t, ch = make_events(200_000, seed=5)
     path = tmp_path / "e.qtag"
     write_tagfile(path, [EventChunk(t, ch)])
-    with (
-        VirtualTagger(path, rate=4e6, fifo=2048) as vt,
-        SerialLink(serial_opener(vt.device)) as link,
-    ):
+    with VirtualTagger(path, rate=4e6, fifo=2048) as vt, \
+            SerialLink(serial_opener(vt.device)) as link:
         link.start()
         time.sleep(0.3)  # the host is busy: the pty fills, the FIFO overflows
         chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=3))

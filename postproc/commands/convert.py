@@ -19,12 +19,9 @@ def _main(args: argparse.Namespace) -> int:
     total = open_timetag(args.input, **dict(options)).meta.n_records_declared
     with progress(f"converting {os.path.basename(args.input)}", total) as advance:
         result = convert(args.input, args.output, to=args.to, advance=advance, **options)
-    print(
-        json.dumps(result)
-        if args.json
-        else f"{result['input']} ({result['input_format']}) -> {result['output']} "
-        f"({result['output_format']}): {result['written']} written"
-    )
+    print(json.dumps(result) if args.json else
+          f"{result['input']} ({result['input_format']}) -> {result['output']} "
+          f"({result['output_format']}): {result['written']} written")
     return 0
 
 
@@ -33,11 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="source file (format detected from content)")
     p.add_argument("output", help="destination (.ptu, .txt, .bin, or a directory)")
     p.add_argument("--to", choices=WRITABLE, default=None, help="output format")
-    p.add_argument(
-        "--tick-ps",
-        type=float,
-        default=None,
-        help="time unit in ps of the input if it does not declare it",
-    )
+    p.add_argument("--tick-ps", type=float, default=None,
+                   help="time unit in ps of the input if it does not declare it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_main)

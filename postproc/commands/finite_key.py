@@ -16,7 +16,8 @@ from postproc.errors import ConfigError, FormatError
 from postproc.estimate import finite_key
 from postproc.estimate.finite_key import DEFAULT_QBER_MAX, FiniteKeyResult
 
-REQUIRED = ("protocol", "mu", "p_mu", "n_Z", "m_Z", "n_X", "m_X", "eps_sec", "eps_cor", "lambda_EC")
+REQUIRED = ("protocol", "mu", "p_mu", "n_Z", "m_Z", "n_X", "m_X", "eps_sec", "eps_cor",
+            "lambda_EC")
 OPTIONAL = ("qber_max",)
 
 
@@ -51,9 +52,8 @@ def load_input(path: Path) -> dict:
 
 def evaluate(data: dict, source: Path | str = "input") -> FiniteKeyResult:
     try:
-        return finite_key(
-            **{k: data[k] for k in REQUIRED}, qber_max=data.get("qber_max", DEFAULT_QBER_MAX)
-        )
+        return finite_key(**{k: data[k] for k in REQUIRED},
+                          qber_max=data.get("qber_max", DEFAULT_QBER_MAX))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
@@ -78,35 +78,11 @@ def format_text(r: FiniteKeyResult) -> str:
         ("QBER Z per mu", _fmt(d["qber_Z_per_intensity"])),
         ("QBER X per mu", _fmt(d["qber_X_per_intensity"])),
     ]
-    for name in (
-        "eps_hoeffding",
-        "delta_n_Z",
-        "delta_n_X",
-        "delta_m_X",
-        "delta_m_Z",
-        "n_Z_minus",
-        "n_Z_plus",
-        "n_X_minus",
-        "n_X_plus",
-        "m_X_minus",
-        "m_X_plus",
-        "m_Z_plus",
-        "tau0",
-        "tau1",
-        "s_Z0_upper",
-        "s_X0_upper",
-        "s_Z0",
-        "s_Z1",
-        "s_X0",
-        "s_X1",
-        "v_X1",
-        "phase_ratio",
-        "gamma",
-        "phi_Z",
-        "lambda_EC",
-        "penalty_bits",
-        "key_length_unrounded",
-    ):
+    for name in ("eps_hoeffding", "delta_n_Z", "delta_n_X", "delta_m_X", "delta_m_Z",
+                 "n_Z_minus", "n_Z_plus", "n_X_minus", "n_X_plus", "m_X_minus", "m_X_plus",
+                 "m_Z_plus", "tau0", "tau1", "s_Z0_upper", "s_X0_upper", "s_Z0", "s_Z1",
+                 "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma", "phi_Z", "lambda_EC",
+                 "penalty_bits", "key_length_unrounded"):
         if d[name] is not None:
             rows.append((name, _fmt(d[name])))
     width = max(len(k) for k, _ in rows)

@@ -22,10 +22,9 @@ def _format_text(s: dict, warned: list[str]) -> str:
     if s["sync_period_ps"]:
         lines.append(f"sync period    {s['sync_period_ps']:.6g} ps")
     declared = s["n_records_declared"]
-    lines.append(
-        f"records        {s['n_records']}"
-        + (f" (header declares {declared})" if declared not in (None, s["n_records"]) else "")
-    )
+    lines.append(f"records        {s['n_records']}"
+                 + (f" (header declares {declared})" if declared not in (None, s["n_records"])
+                    else ""))
     lines.append(f"duration       {s['duration_ps'] * 1e-12:.6g} s ({s['duration_ps']} ps)")
     rate = s["rate_hz"]
     lines.append(f"events         {s['n_events']}" + (f"  ({rate:.6g} /s)" if rate else ""))
@@ -73,11 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a time-tag file", description=__doc__)
     p.add_argument("file", help="time-tag file or qkdpp recording directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--tick-ps",
-        type=float,
-        default=None,
-        help="time unit in ps for formats that do not declare it (quTAG, text)",
-    )
+    p.add_argument("--tick-ps", type=float, default=None,
+                   help="time unit in ps for formats that do not declare it (quTAG, text)")
     p.add_argument("--format", default=None, help="skip detection (e.g. quTAG-compressed)")
     p.set_defaults(func=_main)

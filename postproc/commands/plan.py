@@ -25,63 +25,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--distance-km", type=float, required=True, help="fibre length")
     p.add_argument("--protocol", choices=PROTOCOLS, default="lim2014")
-    p.add_argument(
-        "--fiber-loss",
-        type=float,
-        default=_DEFAULT.fiber_loss_db_per_km,
-        help="fibre attenuation in dB/km (default %(default)s)",
-    )
-    p.add_argument(
-        "--extra-loss-db",
-        type=float,
-        default=_DEFAULT.extra_loss_db,
-        help="receiver/connector loss in dB (default %(default)s)",
-    )
-    p.add_argument(
-        "--detector-efficiency",
-        type=float,
-        default=_DEFAULT.detector_efficiency,
-        help="default %(default)s",
-    )
-    p.add_argument(
-        "--dark-count",
-        type=float,
-        default=_DEFAULT.dark_count_prob,
-        help="dark/background count probability per pulse (default %(default)s)",
-    )
-    p.add_argument(
-        "--misalignment",
-        type=float,
-        default=_DEFAULT.misalignment,
-        help="optical error probability (default %(default)s)",
-    )
-    p.add_argument(
-        "--block-size",
-        type=float,
-        default=_DEFAULT.block_size,
-        help="pulses sent per block N (default %(default)g)",
-    )
+    p.add_argument("--fiber-loss", type=float, default=_DEFAULT.fiber_loss_db_per_km,
+                   help="fibre attenuation in dB/km (default %(default)s)")
+    p.add_argument("--extra-loss-db", type=float, default=_DEFAULT.extra_loss_db,
+                   help="receiver/connector loss in dB (default %(default)s)")
+    p.add_argument("--detector-efficiency", type=float, default=_DEFAULT.detector_efficiency,
+                   help="default %(default)s")
+    p.add_argument("--dark-count", type=float, default=_DEFAULT.dark_count_prob,
+                   help="dark/background count probability per pulse (default %(default)s)")
+    p.add_argument("--misalignment", type=float, default=_DEFAULT.misalignment,
+                   help="optical error probability (default %(default)s)")
+    p.add_argument("--block-size", type=float, default=_DEFAULT.block_size,
+                   help="pulses sent per block N (default %(default)g)")
     p.add_argument("--eps-sec", type=float, default=_DEFAULT.eps_sec)
     p.add_argument("--eps-cor", type=float, default=_DEFAULT.eps_cor)
-    p.add_argument(
-        "--clock-rate",
-        type=float,
-        default=_DEFAULT.clock_rate_hz,
-        help="pulse rate in Hz (default %(default)g)",
-    )
-    p.add_argument(
-        "--f-ec",
-        type=float,
-        default=_DEFAULT.f_ec,
-        help="error-correction efficiency assumed (default %(default)s)",
-    )
+    p.add_argument("--clock-rate", type=float, default=_DEFAULT.clock_rate_hz,
+                   help="pulse rate in Hz (default %(default)g)")
+    p.add_argument("--f-ec", type=float, default=_DEFAULT.f_ec,
+                   help="error-correction efficiency assumed (default %(default)s)")
     p.add_argument("--qber-max", type=float, default=_DEFAULT.qber_max)
-    p.add_argument(
-        "--mu3",
-        type=float,
-        default=0.0,
-        help="fixed weakest intensity for lim2014 (default 0 = vacuum)",
-    )
+    p.add_argument("--mu3", type=float, default=0.0,
+                   help="fixed weakest intensity for lim2014 (default 0 = vacuum)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=run)
 

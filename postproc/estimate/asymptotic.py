@@ -31,9 +31,8 @@ def asymptotic_decoy_rate(
 ) -> float:
     """Secret bits per pulse sent in the infinite-key limit (clipped at 0)."""
     c = expected_counts(mu, p_mu, p_Z, eta, dark_count_prob, misalignment, 1.0)
-    b = BOUNDS[protocol](
-        list(mu), list(p_mu), c["n_Z"], c["m_Z"], c["n_X"], c["m_X"], 1.0, asymptotic=True
-    )
+    b = BOUNDS[protocol](list(mu), list(p_mu), c["n_Z"], c["m_Z"], c["n_X"], c["m_X"], 1.0,
+                         asymptotic=True)
     n_z = sum(c["n_Z"])
     lam = f_ec * n_z * binary_entropy(sum(c["m_Z"]) / n_z)
     h = binary_entropy(min(b["phi_Z"], 0.5))

@@ -114,9 +114,8 @@ def _pm(counts, delta, mu, p_mu, clip):
     return minus, plus
 
 
-def _phase_error(
-    v_x1: float, s_x1: float, s_z1: float, eps_sec: float, cap: float, asymptotic: bool = False
-):
+def _phase_error(v_x1: float, s_x1: float, s_z1: float, eps_sec: float, cap: float,
+                 asymptotic: bool = False):
     """(phi_Z^u capped, ratio b = v/s, gamma)."""
     if s_x1 <= 0.0 or s_z1 <= 0.0:
         return cap, math.nan, math.nan

@@ -55,7 +55,9 @@ def tally(basis, intensity, error, n_intensities: int) -> DecoyCounts:
     k = _as_int_array("intensity", intensity)
     e = _as_int_array("error", error)
     if not (b.size == k.size == e.size):
-        raise ConfigError(f"basis/intensity/error: lengths differ ({b.size}, {k.size}, {e.size})")
+        raise ConfigError(
+            f"basis/intensity/error: lengths differ ({b.size}, {k.size}, {e.size})"
+        )
     for name, arr, hi in (("basis", b, 1), ("intensity", k, n_intensities - 1), ("error", e, 1)):
         if arr.size and (arr.min() < 0 or arr.max() > hi):
             bad = int(np.flatnonzero((arr < 0) | (arr > hi))[0])
@@ -64,7 +66,8 @@ def tally(basis, intensity, error, n_intensities: int) -> DecoyCounts:
     n = np.bincount(idx, minlength=2 * n_intensities)
     m = np.bincount(idx, weights=e, minlength=2 * n_intensities).astype(np.int64)
     z, x = slice(0, n_intensities), slice(n_intensities, 2 * n_intensities)
-    return DecoyCounts(n_Z=n[z].tolist(), m_Z=m[z].tolist(), n_X=n[x].tolist(), m_X=m[x].tolist())
+    return DecoyCounts(n_Z=n[z].tolist(), m_Z=m[z].tolist(), n_X=n[x].tolist(),
+                       m_X=m[x].tolist())
 
 
 def tally_alice_log(alice_log, bob_bits, n_intensities: int) -> DecoyCounts:

@@ -128,15 +128,8 @@ def _json_safe(v):
     return v
 
 
-def _finite_number(
-    name: str,
-    value,
-    *,
-    lo: float | None = None,
-    lo_open: bool = False,
-    hi: float | None = None,
-    hi_open: bool = False,
-) -> float:
+def _finite_number(name: str, value, *, lo: float | None = None, lo_open: bool = False,
+                   hi: float | None = None, hi_open: bool = False) -> float:
     # numbers.Real covers Python and numpy ints/floats; bools are rejected on purpose.
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
@@ -164,9 +157,8 @@ def _number_list(name: str, values, length: int, **limits) -> list[float]:
     return [_finite_number(f"{name}[{i}]", v, **limits) for i, v in enumerate(values)]
 
 
-def validate_inputs(
-    protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC, qber_max=DEFAULT_QBER_MAX
-):
+def validate_inputs(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC,
+                    qber_max=DEFAULT_QBER_MAX):
     """Check every input and return them as floats/lists of floats; raise ConfigError naming
     the field otherwise."""
     if protocol not in BOUNDS:
@@ -241,11 +233,9 @@ def finite_key(
     """
     if isinstance(lambda_EC, LeakageLedger):
         lambda_EC = lambda_EC.total
-    (protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC, qber_max) = (
-        validate_inputs(
-            protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC, qber_max
-        )
-    )
+    (protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC,
+     qber_max) = validate_inputs(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor,
+                                 lambda_EC, qber_max)
     b = BOUNDS[protocol](mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, conventions)
     penalty = penalty_bits(protocol, eps_sec, eps_cor)
     l_real = unrounded_length(b, lambda_EC, penalty)
@@ -259,9 +249,8 @@ def finite_key(
     elif conventions.abort_if_v_exceeds_s and (b["s_X1"] <= 0 or b["s_X1"] < b["v_X1"]):
         reason = f"s_X1 = {b['s_X1']:.6g} is not above v_X1 = {b['v_X1']:.6g}"
     elif conventions.phase_error_max is not None and b["phi_Z"] > conventions.phase_error_max:
-        reason = (
-            f"phase error bound phi_Z = {b['phi_Z']:.4f} exceeds {conventions.phase_error_max:.4f}"
-        )
+        reason = (f"phase error bound phi_Z = {b['phi_Z']:.4f} exceeds "
+                  f"{conventions.phase_error_max:.4f}")
     elif l_real <= 0:
         extractable = max(l_real + lambda_EC + penalty, 0.0)
         reason = (

@@ -102,9 +102,8 @@ def _objective_factory(protocol: str, link: LinkParameters, mu3: float):
         if s is None:
             return _INFEASIBLE
         mu, p_mu, pz = s
-        c = expected_counts(
-            mu, p_mu, pz, eta, link.dark_count_prob, link.misalignment, link.block_size
-        )
+        c = expected_counts(mu, p_mu, pz, eta, link.dark_count_prob, link.misalignment,
+                            link.block_size)
         if sum(c["n_Z"]) <= 0.0 or sum(c["n_X"]) <= 0.0:
             return _INFEASIBLE
         b = bounds_fn(mu, p_mu, c["n_Z"], c["m_Z"], c["n_X"], c["m_X"], link.eps_sec)
@@ -112,7 +111,8 @@ def _objective_factory(protocol: str, link: LinkParameters, mu3: float):
         ell = unrounded_length(b, lam, pen)
         # The estimator aborts above qber_max whatever l is: score such points as no key, with
         # a slope back towards the allowed region.
-        excess = max(sum(c["m_Z"]) / sum(c["n_Z"]), sum(c["m_X"]) / sum(c["n_X"])) - link.qber_max
+        excess = max(sum(c["m_Z"]) / sum(c["n_Z"]), sum(c["m_X"]) / sum(c["n_X"])) \
+            - link.qber_max
         if excess > 0:
             return abs(ell) + 1.0 + link.block_size * excess
         return -ell
@@ -120,27 +120,14 @@ def _objective_factory(protocol: str, link: LinkParameters, mu3: float):
     return objective
 
 
-def evaluate_plan(
-    protocol: str, link: LinkParameters, mu: list[float], p_mu: list[float], p_Z: float
-) -> tuple[FiniteKeyResult, dict, float]:
+def evaluate_plan(protocol: str, link: LinkParameters, mu: list[float], p_mu: list[float],
+                  p_Z: float) -> tuple[FiniteKeyResult, dict, float]:
     """Finite-key result for given settings on a link (expected counts as observed counts)."""
-    c = expected_counts(
-        mu, p_mu, p_Z, link.transmittance, link.dark_count_prob, link.misalignment, link.block_size
-    )
+    c = expected_counts(mu, p_mu, p_Z, link.transmittance, link.dark_count_prob,
+                        link.misalignment, link.block_size)
     lam = planning_lambda_ec(c["n_Z"], c["m_Z"], link.f_ec)
-    res = finite_key(
-        protocol,
-        mu,
-        p_mu,
-        c["n_Z"],
-        c["m_Z"],
-        c["n_X"],
-        c["m_X"],
-        link.eps_sec,
-        link.eps_cor,
-        lam,
-        qber_max=link.qber_max,
-    )
+    res = finite_key(protocol, mu, p_mu, c["n_Z"], c["m_Z"], c["n_X"], c["m_X"], link.eps_sec,
+                     link.eps_cor, lam, qber_max=link.qber_max)
     return res, c, lam
 
 
@@ -162,18 +149,9 @@ def plan(link: LinkParameters, protocol: str = "lim2014", mu3: float = 0.0) -> P
     best_x, best_f = None, math.inf
     for start in _STARTS[protocol]:
         x0 = _start_vector(protocol, start, mu3)
-        res = minimize(
-            objective,
-            x0,
-            method="Nelder-Mead",
-            options={
-                "xatol": 1e-7,
-                "fatol": 1e-3,
-                "maxiter": 4000,
-                "maxfev": 8000,
-                "adaptive": True,
-            },
-        )
+        res = minimize(objective, x0, method="Nelder-Mead",
+                       options={"xatol": 1e-7, "fatol": 1e-3, "maxiter": 4000,
+                                "maxfev": 8000, "adaptive": True})
         if res.fun < best_f:
             best_x, best_f = res.x, float(res.fun)
     if best_f >= 0.0:

@@ -14,19 +14,8 @@ from pathlib import Path
 from postproc.errors import FormatError
 from postproc.events import TimeTagReader
 
-FORMAT_NAMES = (
-    "PTU",
-    "PT2",
-    "PT3",
-    "HT2",
-    "HT3",
-    "T3R",
-    "quTAG-bin",
-    "quTAG-compressed",
-    "swabian-raw",
-    "text",
-    "qkdpp",
-)
+FORMAT_NAMES = ("PTU", "PT2", "PT3", "HT2", "HT3", "T3R", "quTAG-bin", "quTAG-compressed",
+                "swabian-raw", "text", "qkdpp")
 
 
 def detect_format(path: str | Path) -> str:
@@ -62,12 +51,8 @@ def detect_format(path: str | Path) -> str:
         candidates = preferred or candidates
     if candidates:
         return candidates[0]
-    raise FormatError(
-        "unrecognised time-tag format (no known magic, header or record structure)",
-        source=p,
-        offset=0,
-        field="magic",
-    )
+    raise FormatError("unrecognised time-tag format (no known magic, header or record "
+                      "structure)", source=p, offset=0, field="magic")
 
 
 _EXTENSIONS = {
@@ -100,4 +85,5 @@ def open_timetag(path: str | Path, **options) -> TimeTagReader:
         from postproc.formats import recording_io
 
         return recording_io.open_recording_reader(path)
-    raise FormatError(f"unknown format name {fmt!r} (have {', '.join(FORMAT_NAMES)})", source=path)
+    raise FormatError(f"unknown format name {fmt!r} (have {', '.join(FORMAT_NAMES)})",
+                      source=path)

@@ -28,16 +28,12 @@ def warn(source: str | Path, offset: int | None, field: str | None, message: str
 def rational_ps(resolution_ps: float, source: str | Path, field: str) -> tuple[int, int]:
     """Express a time-tag unit in ps as num/den (den <= 1000) so times convert exactly."""
     if not resolution_ps > 0:
-        raise FormatError(
-            f"time resolution must be > 0, got {resolution_ps!r}", source=source, field=field
-        )
+        raise FormatError(f"time resolution must be > 0, got {resolution_ps!r}",
+                          source=source, field=field)
     frac = Fraction(resolution_ps).limit_denominator(1000)
     if abs(float(frac) - resolution_ps) > 1e-6 * resolution_ps:
-        raise FormatError(
-            f"time resolution {resolution_ps} ps is not a simple fraction of 1 ps",
-            source=source,
-            field=field,
-        )
+        raise FormatError(f"time resolution {resolution_ps} ps is not a simple fraction of 1 ps",
+                          source=source, field=field)
     return frac.numerator, frac.denominator
 
 
@@ -92,43 +88,27 @@ class BlockFileReader(ABC):
         path = self.meta.path
         size = Path(path).stat().st_size
         if size < self.data_offset:
-            raise FormatError(
-                f"file ends inside the header ({size} < {self.data_offset} bytes)",
-                source=path,
-                offset=size,
-            )
+            raise FormatError(f"file ends inside the header ({size} < {self.data_offset} bytes)",
+                              source=path, offset=size)
         available, rest = divmod(size - self.data_offset, self.record_bytes)
         end = self.data_offset + available * self.record_bytes
         if declared is None:
             self.n_records = available
             if rest:
-                warn(
-                    path,
-                    end,
-                    None,
-                    f"{rest} trailing bytes do not form a whole "
-                    f"{self.record_bytes}-byte record; ignored",
-                )
+                warn(path, end, None, f"{rest} trailing bytes do not form a whole "
+                     f"{self.record_bytes}-byte record; ignored")
             return
         if declared > available:
-            warn(
-                path,
-                end,
-                declared_field,
-                f"header declares {declared} records but the file holds {available} "
-                f"(+{rest} bytes): truncated; decoding the {available} present",
-            )
+            warn(path, end, declared_field,
+                 f"header declares {declared} records but the file holds {available} "
+                 f"(+{rest} bytes): truncated; decoding the {available} present")
             self.n_records = available
         else:
             self.n_records = declared
             extra = size - (self.data_offset + declared * self.record_bytes)
             if extra:
-                warn(
-                    path,
-                    self.data_offset + declared * self.record_bytes,
-                    declared_field,
-                    f"{extra} bytes after the {declared} declared records; ignored",
-                )
+                warn(path, self.data_offset + declared * self.record_bytes, declared_field,
+                     f"{extra} bytes after the {declared} declared records; ignored")
 
     @abstractmethod
     def _reset(self) -> None:
@@ -154,12 +134,8 @@ class BlockFileReader(ABC):
                 got = fh.readinto(view)
                 if got != n * self.record_bytes:  # the file shrank while we read it
                     n = got // self.record_bytes
-                    warn(
-                        self.meta.path,
-                        self.data_offset + (done + n) * self.record_bytes,
-                        None,
-                        "file ended early while reading",
-                    )
+                    warn(self.meta.path, self.data_offset + (done + n) * self.record_bytes,
+                         None, "file ended early while reading")
                     if n == 0:
                         return
                 raw = buf[: n * self.record_bytes]

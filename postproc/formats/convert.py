@@ -17,9 +17,8 @@ def output_format(path: str | Path, explicit: str | None) -> str:
     if explicit:
         fmt = explicit.lower()
         if fmt not in WRITABLE:
-            raise FormatError(
-                f"cannot write format {explicit!r} (writable: {', '.join(WRITABLE)})", source=path
-            )
+            raise FormatError(f"cannot write format {explicit!r} (writable: "
+                              f"{', '.join(WRITABLE)})", source=path)
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix == ".ptu":
@@ -30,10 +29,8 @@ def output_format(path: str | Path, explicit: str | None) -> str:
         return "qutag-bin"
     if suffix == "":
         return "qkdpp"
-    raise FormatError(
-        f"cannot tell the output format from {suffix!r}; pass --to ({', '.join(WRITABLE)})",
-        source=path,
-    )
+    raise FormatError(f"cannot tell the output format from {suffix!r}; pass --to "
+                      f"({', '.join(WRITABLE)})", source=path)
 
 
 def convert(
@@ -74,16 +71,8 @@ def convert(
     else:
         from postproc.formats.recording_io import write_recording_events
 
-        meta = {
-            "source": str(src),
-            "source_format": reader.meta.format,
-            "source_record_type": reader.meta.record_type,
-        }
+        meta = {"source": str(src), "source_format": reader.meta.format,
+                "source_record_type": reader.meta.record_type}
         n = write_recording_events(dst, chunks, meta)
-    return {
-        "input": str(src),
-        "input_format": reader.meta.format,
-        "output": str(dst),
-        "output_format": fmt,
-        "written": int(n),
-    }
+    return {"input": str(src), "input_format": reader.meta.format, "output": str(dst),
+            "output_format": fmt, "written": int(n)}

@@ -235,9 +235,8 @@ def t2_chunk(words, layout, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch):
     """
     if layout == LAYOUT_PH_T2:
         return _t2_ph_chunk(words, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch)
-    return _t2_hh_chunk(
-        words, layout == LAYOUT_HH1_T2, ofl, num, den, t_ph, ch_ph, sp_t, sp_kind, sp_ch
-    )
+    return _t2_hh_chunk(words, layout == LAYOUT_HH1_T2, ofl, num, den, t_ph, ch_ph, sp_t,
+                        sp_kind, sp_ch)
 
 
 @njit(cache=True)

@@ -23,9 +23,8 @@ class PqRecordReader(BlockFileReader):
     record_bytes = 4
     raw_dtype = np.dtype("<u4")
 
-    def __init__(
-        self, meta, data_offset: int, layout: int, declared: int | None, declared_field: str | None
-    ) -> None:
+    def __init__(self, meta, data_offset: int, layout: int, declared: int | None,
+                 declared_field: str | None) -> None:
         self.meta = meta
         self.data_offset = data_offset
         self.layout = layout
@@ -49,8 +48,7 @@ class PqRecordReader(BlockFileReader):
         if self.is_t2:
             t, ch, sp_t, sp_kind, sp_ch = self._pool.take(n)
             n_ph, n_sp, self._ofl, n_ofl, n_bad, first_bad = K.t2_chunk(
-                raw, self.layout, self._ofl, self._num, self._den, t, ch, sp_t, sp_kind, sp_ch
-            )
+                raw, self.layout, self._ofl, self._num, self._den, t, ch, sp_t, sp_kind, sp_ch)
             is_sync = sp_kind[:n_sp] == K.KIND_SYNC
             specials = SpecialEvents(
                 marker_t=sp_t[:n_sp][~is_sync].copy(),
@@ -62,39 +60,18 @@ class PqRecordReader(BlockFileReader):
         else:
             t, ch, ns, dt, sp_ns, sp_ch = self._pool.take(n)
             n_ph, n_sp, self._ofl, n_ofl, n_bad, first_bad = K.t3_chunk(
-                raw,
-                self.layout,
-                self._ofl,
-                float(self.meta.sync_period_ps),
-                float(self.meta.dtime_resolution_ps),
-                t,
-                ch,
-                ns,
-                dt,
-                sp_ns,
-                sp_ch,
-            )
+                raw, self.layout, self._ofl, float(self.meta.sync_period_ps),
+                float(self.meta.dtime_resolution_ps), t, ch, ns, dt, sp_ns, sp_ch)
             period = float(self.meta.sync_period_ps)
             marker_t = np.floor(sp_ns[:n_sp] * period + 0.5).astype(np.int64)
-            specials = SpecialEvents(
-                marker_t=marker_t, marker_mask=sp_ch[:n_sp].copy(), n_overflows=int(n_ofl)
-            )
-            chunk = EventChunk(
-                t[:n_ph],
-                ch[:n_ph],
-                specials,
-                nsync=ns[:n_ph],
-                dtime=dt[:n_ph],
-                first_record=first_record,
-            )
+            specials = SpecialEvents(marker_t=marker_t, marker_mask=sp_ch[:n_sp].copy(),
+                                     n_overflows=int(n_ofl))
+            chunk = EventChunk(t[:n_ph], ch[:n_ph], specials, nsync=ns[:n_ph],
+                               dtime=dt[:n_ph], first_record=first_record)
         if n_bad:
             self.n_invalid += int(n_bad)
             offset = self.data_offset + 4 * (first_record + int(first_bad))
-            warn(
-                self.meta.path,
-                offset,
-                "record",
-                f"{n_bad} invalid {self.meta.record_type} record(s) in this chunk, first "
-                f"0x{int(raw[first_bad]):08x}; skipped",
-            )
+            warn(self.meta.path, offset, "record",
+                 f"{n_bad} invalid {self.meta.record_type} record(s) in this chunk, first "
+                 f"0x{int(raw[first_bad]):08x}; skipped")
         return chunk

@@ -65,16 +65,14 @@ def read_tags(path: str | Path) -> tuple[dict, int]:
     with open(path, "rb") as fh:
         head = fh.read(16)
         if len(head) < 16 or head[:8] != MAGIC:
-            raise FormatError(
-                "not a PTU file (magic PQTTTR missing)", source=path, offset=0, field="magic"
-            )
+            raise FormatError("not a PTU file (magic PQTTTR missing)", source=path, offset=0,
+                              field="magic")
         offset = 16
         while True:
             raw = fh.read(48)
             if len(raw) < 48:
-                raise FormatError(
-                    "header ends before the Header_End tag", source=path, offset=offset, field="tag"
-                )
+                raise FormatError("header ends before the Header_End tag", source=path,
+                                  offset=offset, field="tag")
             ident = raw[:32].split(b"\x00", 1)[0].decode("ascii", "replace")
             idx, typ = struct.unpack_from("<iI", raw, 32)
             value8 = raw[40:48]
@@ -91,17 +89,12 @@ def read_tags(path: str | Path) -> tuple[dict, int]:
             elif typ in (TY_FLOAT8ARRAY, TY_ANSISTRING, TY_WIDESTRING, TY_BINARYBLOB):
                 length = struct.unpack("<q", value8)[0]
                 if length < 0 or length > 1 << 30:
-                    raise FormatError(
-                        f"implausible payload length {length}",
-                        source=path,
-                        offset=tag_start,
-                        field=ident,
-                    )
+                    raise FormatError(f"implausible payload length {length}", source=path,
+                                      offset=tag_start, field=ident)
                 payload = fh.read(length)
                 if len(payload) < length:
-                    raise FormatError(
-                        "header ends inside a tag payload", source=path, offset=offset, field=ident
-                    )
+                    raise FormatError("header ends inside a tag payload", source=path,
+                                      offset=offset, field=ident)
                 offset += length
                 if typ == TY_ANSISTRING:
                     value = payload.split(b"\x00", 1)[0].decode("utf-8", "replace")
@@ -112,9 +105,8 @@ def read_tags(path: str | Path) -> tuple[dict, int]:
                 else:
                     value = payload
             else:
-                raise FormatError(
-                    f"unknown tag type 0x{typ:08x}", source=path, offset=tag_start, field=ident
-                )
+                raise FormatError(f"unknown tag type 0x{typ:08x}", source=path,
+                                  offset=tag_start, field=ident)
             if ident == "Header_End":
                 return tags, offset
             if idx >= 0:
@@ -139,18 +131,12 @@ def open_ptu(path: str | Path) -> PqRecordReader:
     tags, data_offset = read_tags(path)
     rectype = _required(tags, "TTResultFormat_TTTRRecType", path, data_offset)
     if rectype not in RECORD_TYPES:
-        raise FormatError(
-            f"unknown TTTR record type 0x{rectype:08x}",
-            source=path,
-            field="TTResultFormat_TTTRRecType",
-        )
+        raise FormatError(f"unknown TTTR record type 0x{rectype:08x}", source=path,
+                          field="TTResultFormat_TTTRRecType")
     bits = tags.get("TTResultFormat_BitsPerRecord", 32)
     if bits not in (0, 32):
-        raise FormatError(
-            f"{bits} bits per record (32 expected)",
-            source=path,
-            field="TTResultFormat_BitsPerRecord",
-        )
+        raise FormatError(f"{bits} bits per record (32 expected)", source=path,
+                          field="TTResultFormat_BitsPerRecord")
     name, layout = RECORD_TYPES[rectype]
     glob_s = float(_required(tags, "MeasDesc_GlobalResolution", path, data_offset))
     res_s = float(tags.get("MeasDesc_Resolution", glob_s))
@@ -170,13 +156,8 @@ def open_ptu(path: str | Path) -> PqRecordReader:
     )
     declared: int | None = int(n_declared)
     if declared <= 0:  # acquisition software that stopped before patching the count
-        warn(
-            path,
-            data_offset,
-            "TTResult_NumberOfRecords",
-            f"header declares {declared} "
-            "records; decoding every whole record up to the end of the file",
-        )
+        warn(path, data_offset, "TTResult_NumberOfRecords", f"header declares {declared} "
+             "records; decoding every whole record up to the end of the file")
         declared = None
     return PqRecordReader(meta, data_offset, layout, declared, "TTResult_NumberOfRecords")
 
@@ -248,23 +229,15 @@ def write_ptu_t2(
             bad_ch = np.flatnonzero(~mk & ((ch < 0) | (ch > 63)))
             if bad_ch.size:
                 i = int(bad_ch[0])
-                raise FormatError(
-                    f"channel {int(ch[i])} of event {n_events + i} does not fit "
-                    "a T2 record (0..63)",
-                    source=path,
-                    field="channel",
-                )
+                raise FormatError(f"channel {int(ch[i])} of event {n_events + i} does not fit "
+                                  "a T2 record (0..63)", source=path, field="channel")
             t = np.ascontiguousarray(t, np.int64)
             out = np.empty(K.count_hh2_t2_words(t, ofl), np.uint32)
             n, ofl, bad = K.encode_hh2_t2(t, np.ascontiguousarray(ch, np.int16), mk, ofl, out)
             if bad >= 0:
-                raise FormatError(
-                    f"event {n_events + bad} at {int(t[bad])} ps is earlier than "
-                    "the previous overflow: PTU T2 needs ascending times "
-                    "(sort the events first)",
-                    source=path,
-                    field="time",
-                )
+                raise FormatError(f"event {n_events + bad} at {int(t[bad])} ps is earlier than "
+                                  "the previous overflow: PTU T2 needs ascending times "
+                                  "(sort the events first)", source=path, field="time")
             fh.write(out[:n].tobytes())
             total += int(n)
             n_events += t.shape[0]

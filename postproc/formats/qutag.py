@@ -49,11 +49,8 @@ def looks_like(head: bytes, size: int) -> str | None:
         if rec.size and ok_ch.all() and (rec["time"] >= 0).all():
             return "quTAG-bin"
     if (size - HEADER_BYTES) % 5 == 0:
-        t, _ = decode_compressed_raw(
-            np.frombuffer(
-                head[HEADER_BYTES : HEADER_BYTES + (len(head) - HEADER_BYTES) // 5 * 5], np.uint8
-            )
-        )
+        t, _ = decode_compressed_raw(np.frombuffer(
+            head[HEADER_BYTES: HEADER_BYTES + (len(head) - HEADER_BYTES) // 5 * 5], np.uint8))
         if t.size >= 2 and np.mean(np.diff(t) >= 0) >= 0.9:
             return "quTAG-compressed"
     return None
@@ -98,13 +95,9 @@ class QutagReader(BlockFileReader):
         self.compressed = compressed
         with open(path, "rb") as fh:
             header = fh.read(HEADER_BYTES)
-        self.meta = FileMeta(
-            path,
-            "quTAG-compressed" if compressed else "quTAG-bin",
-            "quTAG-5B" if compressed else "quTAG-10B",
-            float(tick_ps),
-            header={"header_hex": header.hex(), "tick_ps": float(tick_ps)},
-        )
+        self.meta = FileMeta(path, "quTAG-compressed" if compressed else "quTAG-bin",
+                             "quTAG-5B" if compressed else "quTAG-10B", float(tick_ps),
+                             header={"header_hex": header.hex(), "tick_ps": float(tick_ps)})
         self._num, self._den = rational_ps(float(tick_ps), path, "tick_ps")
         self._check_size(None, None)
         self._reset()
@@ -134,19 +127,16 @@ class QutagReader(BlockFileReader):
             self._last = int(t[-1])
         if n_back:
             self.n_backward += n_back
-            warn(
-                self.meta.path,
-                HEADER_BYTES + (first_record + first) * self.record_bytes,
-                "timestamp",
-                f"{n_back} timestamp(s) earlier than their predecessor in this "
-                "chunk; kept in file order",
-            )
+            warn(self.meta.path, HEADER_BYTES + (first_record + first) * self.record_bytes,
+                 "timestamp", f"{n_back} timestamp(s) earlier than their predecessor in this "
+                 "chunk; kept in file order")
         is_marker = ch >= MARKER_BASE
         specials = SpecialEvents(marker_t=t[is_marker], marker_mask=ch[is_marker])
         return EventChunk(t[~is_marker], ch[~is_marker], specials, first_record=first_record)
 
 
-def open_qutag(path: str | Path, *, compressed: bool = False, tick_ps: float = 1.0) -> QutagReader:
+def open_qutag(path: str | Path, *, compressed: bool = False, tick_ps: float = 1.0
+               ) -> QutagReader:
     """Open a quTAG binary (10-byte) or compressed (5-byte) file."""
     return QutagReader(str(path), compressed, tick_ps)
 

@@ -16,9 +16,8 @@ def _recording_module():
     try:
         from postproc import recording
     except ImportError as exc:  # the recording format lands from another stream
-        raise FormatError(
-            "the qkdpp recording format (postproc.recording) is not available in this build"
-        ) from exc
+        raise FormatError("the qkdpp recording format (postproc.recording) is not available "
+                          "in this build") from exc
     return recording
 
 
@@ -28,14 +27,9 @@ class RecordingReader:
     def __init__(self, path: str) -> None:
         self._rec = _recording_module().open_recording(path)
         m = self._rec.meta
-        self.meta = FileMeta(
-            path,
-            "qkdpp",
-            f"qkdpp-recording-v{m.get('version')}",
-            1.0,
-            n_records_declared=self._rec.n_events,
-            header={k: v for k, v in m.items() if k != "files"},
-        )
+        self.meta = FileMeta(path, "qkdpp", f"qkdpp-recording-v{m.get('version')}", 1.0,
+                             n_records_declared=self._rec.n_events,
+                             header={k: v for k, v in m.items() if k != "files"})
         self.records_read = 0
 
     def chunks(self, chunk_records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[EventChunk]:

@@ -9,13 +9,9 @@ import numpy as np
 from postproc.events import DEFAULT_CHUNK_RECORDS, TimeTagReader
 
 
-def summarize(
-    reader: TimeTagReader,
-    *,
-    n_first: int = 5,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
-    advance: Callable[[int], None] | None = None,
-) -> dict:
+def summarize(reader: TimeTagReader, *, n_first: int = 5,
+              chunk_records: int = DEFAULT_CHUNK_RECORDS,
+              advance: Callable[[int], None] | None = None) -> dict:
     """Count events per channel, specials and gaps; first events; duration and rates.
 
     ``duration_ps`` is the span of the photon times (max - min, so unsorted sources are fine).
@@ -75,8 +71,7 @@ def summarize(
         "duration_ps": int(duration),
         "rate_hz": n_events / (duration * 1e-12) if duration > 0 else None,
         "rates_hz_per_channel": {str(k): v / (duration * 1e-12) for k, v in sorted(per_ch.items())}
-        if duration > 0
-        else {},
+        if duration > 0 else {},
     }
     for attr in ("n_invalid", "n_backward", "n_errors"):
         if hasattr(reader, attr):

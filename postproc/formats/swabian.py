@@ -22,9 +22,8 @@ from postproc.events import EventChunk, FileMeta, SpecialEvents
 from postproc.formats.base import BlockFileReader, warn
 from postproc.formats.order import check_order
 
-TAG_DTYPE = np.dtype(
-    [("type", "u1"), ("reserved", "u1"), ("missed", "<u2"), ("channel", "<i4"), ("time", "<i8")]
-)
+TAG_DTYPE = np.dtype([("type", "u1"), ("reserved", "u1"), ("missed", "<u2"),
+                      ("channel", "<i4"), ("time", "<i8")])
 TIME_TAG, ERROR, OVERFLOW_BEGIN, OVERFLOW_END, MISSED_EVENTS = 0, 1, 2, 3, 4
 
 
@@ -33,12 +32,8 @@ def looks_like(head: bytes, size: int) -> bool:
     if size == 0 or size % 16:
         return False
     tags = np.frombuffer(head[: len(head) // 16 * 16], TAG_DTYPE)
-    return bool(
-        tags.size
-        and (tags["type"] <= 4).all()
-        and (tags["reserved"] == 0).all()
-        and (tags["time"] >= 0).all()
-    )
+    return bool(tags.size and (tags["type"] <= 4).all() and (tags["reserved"] == 0).all()
+                and (tags["time"] >= 0).all())
 
 
 @njit(cache=True)
@@ -119,64 +114,35 @@ class SwabianRawReader(BlockFileReader):
         ge = np.empty(n, np.int64)
         gm = np.empty(n, np.int64)
         n_ph, n_g, self._open, n_err, first_err, n_unk, first_unk = _split(
-            raw["type"],
-            raw["missed"].astype(np.int64),
-            raw["channel"],
-            raw["time"],
-            self._open,
-            t,
-            ch,
-            gs,
-            ge,
-            gm,
-        )
+            raw["type"], raw["missed"].astype(np.int64), raw["channel"], raw["time"],
+            self._open, t, ch, gs, ge, gm)
         if n_err:
             self.n_errors += n_err
-            warn(
-                self.meta.path,
-                (first_record + first_err) * 16,
-                "type",
-                f"{n_err} Error tag(s): the tagger lost events here (reported as gaps with "
-                "missed = -1)",
-            )
+            warn(self.meta.path, (first_record + first_err) * 16, "type",
+                 f"{n_err} Error tag(s): the tagger lost events here (reported as gaps with "
+                 "missed = -1)")
         if n_unk:
-            warn(
-                self.meta.path,
-                (first_record + first_unk) * 16,
-                "type",
-                f"{n_unk} tag(s) of unknown type, first type "
-                f"{int(raw['type'][first_unk])}; skipped",
-            )
+            warn(self.meta.path, (first_record + first_unk) * 16, "type",
+                 f"{n_unk} tag(s) of unknown type, first type "
+                 f"{int(raw['type'][first_unk])}; skipped")
         nb, first = check_order(t[:n_ph], self._last)
         if n_ph:
             self._last = int(t[n_ph - 1])
         if nb:
             self.n_backward += nb
             tag_index = int(np.flatnonzero(raw["type"] == TIME_TAG)[first])
-            warn(
-                self.meta.path,
-                (first_record + tag_index) * 16,
-                "time",
-                f"{nb} time tag(s) earlier than their predecessor in this chunk; kept in "
-                "stream order",
-            )
+            warn(self.meta.path, (first_record + tag_index) * 16, "time",
+                 f"{nb} time tag(s) earlier than their predecessor in this chunk; kept in "
+                 "stream order")
         gs, ge, gm = gs[:n_g], ge[:n_g], gm[:n_g]
         if self._open >= 0 and first_record + n == self.n_records:
             # the stream ends inside an overflow: report it up to the last tag, count unknown
             end = int(raw["time"][-1])
-            warn(
-                self.meta.path,
-                (first_record + n) * 16,
-                "type",
-                "the file ends inside an "
-                f"overflow interval that began at {self._open} ps (reported as a gap with "
-                "missed = -1)",
-            )
-            gs, ge, gm = (
-                np.append(gs, self._open),
-                np.append(ge, max(end, self._open)),
-                np.append(gm, -1),
-            )
+            warn(self.meta.path, (first_record + n) * 16, "type", "the file ends inside an "
+                 f"overflow interval that began at {self._open} ps (reported as a gap with "
+                 "missed = -1)")
+            gs, ge, gm = (np.append(gs, self._open), np.append(ge, max(end, self._open)),
+                          np.append(gm, -1))
             self._open = -1
         specials = SpecialEvents(gap_start=gs, gap_stop=ge, gap_missed=gm)
         return EventChunk(t[:n_ph], ch[:n_ph], specials, first_record=first_record)

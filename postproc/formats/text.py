@@ -35,18 +35,12 @@ class TextReader:
                 if m:
                     declared = float(m.group(1))
         if declared is not None and tick_ps is not None and declared != tick_ps:
-            raise FormatError(
-                f"file declares tick_ps {declared}, option says {tick_ps}",
-                source=path,
-                field="tick_ps",
-            )
+            raise FormatError(f"file declares tick_ps {declared}, option says {tick_ps}",
+                              source=path, field="tick_ps")
         tick = declared if declared is not None else tick_ps
         if tick is None:
-            raise FormatError(
-                "the timestamp unit is not declared: add a '# tick_ps: X' line or pass tick_ps",
-                source=path,
-                field="tick_ps",
-            )
+            raise FormatError("the timestamp unit is not declared: add a '# tick_ps: X' line "
+                              "or pass tick_ps", source=path, field="tick_ps")
         self._num, self._den = rational_ps(tick, path, "tick_ps")
         self.meta = FileMeta(path, "text", "channel-timestamp", tick, header={"tick_ps": tick})
         self.records_read = 0
@@ -84,38 +78,24 @@ class TextReader:
                         arr[i, 0] = int(parts[0])
                         arr[i, 1] = int(parts[1])
                     except (ValueError, OverflowError):
-                        raise FormatError(
-                            f"line {starts[i][1]}: expected 'channel timestamp' "
-                            f"integers, got {s[:60]!r}",
-                            source=path,
-                            offset=starts[i][0],
-                            field="line",
-                        ) from None
+                        raise FormatError(f"line {starts[i][1]}: expected 'channel timestamp' "
+                                          f"integers, got {s[:60]!r}", source=path,
+                                          offset=starts[i][0], field="line") from None
                 ch = arr[:, 0]
                 if (ch < -32768).any() or (ch > 32767).any():
                     i = int(np.flatnonzero((ch < -32768) | (ch > 32767))[0])
-                    raise FormatError(
-                        f"line {starts[i][1]}: channel {int(ch[i])} out of range",
-                        source=path,
-                        offset=starts[i][0],
-                        field="channel",
-                    )
+                    raise FormatError(f"line {starts[i][1]}: channel {int(ch[i])} out of range",
+                                      source=path, offset=starts[i][0], field="channel")
                 t = arr[:, 1] * self._num // self._den
                 nb, first = check_order(t, last)
                 if nb:
-                    warn(
-                        path,
-                        starts[first][0],
-                        "timestamp",
-                        f"{nb} timestamp(s) earlier than "
-                        "their predecessor in this chunk; kept in file order",
-                    )
+                    warn(path, starts[first][0], "timestamp", f"{nb} timestamp(s) earlier than "
+                         "their predecessor in this chunk; kept in file order")
                 last = int(t[-1])
                 first_record = self.records_read
                 self.records_read += len(rows)
-                yield EventChunk(
-                    np.ascontiguousarray(t), ch.astype(np.int16), first_record=first_record
-                )
+                yield EventChunk(np.ascontiguousarray(t), ch.astype(np.int16),
+                                 first_record=first_record)
 
     def close(self) -> None:
         """Nothing stays open between passes."""

@@ -131,7 +131,8 @@ def choose_layout(qber_hint: float, cfg: ReconcileConfig) -> Layout:
     for code in [*codes, codes[-1]]:
         n, m = code.n, code.m
         d_est = int(np.ceil(cfg.f_step * h * n))
-        p = int(min((cfg.max_rounds - 1) * d_est, code.puncture_order.size, cfg.max_punct_frac * n))
+        p = int(min((cfg.max_rounds - 1) * d_est, code.puncture_order.size,
+                    cfg.max_punct_frac * n))
         s = (n - m - r_star * (n - p)) / (1.0 - r_star)
         if s >= 0 or code is codes[-1]:
             s = max(0, round(s))
@@ -249,13 +250,8 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     else:
         ql = quantize_llr(llr, cfg.llr_scale, cfg.post_bits)
         out, it, ok = decode_layered_fixed(
-            code.base,
-            code.Z,
-            ql,
-            synd,
-            max_iter=cfg.max_iter,
-            post_bits=cfg.post_bits,
-            msg_bits=cfg.msg_bits,
+            code.base, code.Z, ql, synd, max_iter=cfg.max_iter,
+            post_bits=cfg.post_bits, msg_bits=cfg.msg_bits,
         )
     state.decoded[which] = out
     state.ok[which] = ok
@@ -268,9 +264,8 @@ def _reply(state: BobState) -> BobReply:
     final = failed.size == 0 or state.round >= state.cfg.max_rounds
     if final:
         state.pending = np.zeros(0, np.int32)
-        return BobReply(
-            state.round, True, state.ok.astype(np.uint8), state.pending, np.zeros(0, np.int32)
-        )
+        return BobReply(state.round, True, state.ok.astype(np.uint8), state.pending,
+                        np.zeros(0, np.int32))
     lay = state.layout
     d = lay.reveal_size
     pos = np.empty((failed.size, d), dtype=np.int32)
@@ -306,9 +301,8 @@ def bob_start(
     layout = make_layout(code, msg.n_punct, msg.n_short, msg.reveal_size)
     y = np.asarray(bob_frames, dtype=np.uint8)
     if y.shape != (msg.n_frames, layout.n_key):
-        raise ProtocolError(
-            f"bob_frames: shape {y.shape}, expected ({msg.n_frames}, {layout.n_key})"
-        )
+        raise ProtocolError(f"bob_frames: shape {y.shape}, expected ({msg.n_frames}, "
+                            f"{layout.n_key})")
     synd = unpack_bits(msg.syndromes, msg.n_frames * code.m).reshape(msg.n_frames, code.m)
     _ledger_syndrome(ledger, layout, msg.n_frames)
     llr = np.zeros((msg.n_frames, code.n), dtype=np.float32)
@@ -317,31 +311,26 @@ def bob_start(
     revealed = np.zeros(llr.shape, dtype=bool)
     revealed[:, layout.short_pos] = True
     state = BobState(
-        layout=layout,
-        cfg=cfg,
-        llr=llr,
-        synd=synd,
-        decoded=np.zeros(llr.shape, np.uint8),
-        ok=np.zeros(msg.n_frames, bool),
-        revealed=revealed,
-        pending=np.zeros(0, np.int32),
-        pending_pos=np.zeros((0, 0), np.int32),
+        layout=layout, cfg=cfg, llr=llr, synd=synd,
+        decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
+        revealed=revealed, pending=np.zeros(0, np.int32), pending_pos=np.zeros((0, 0), np.int32),
         rounds_used=np.zeros(msg.n_frames, np.int32),
     )
     _decode(state, np.arange(msg.n_frames))
     return state, _reply(state)
 
 
-def alice_reveal(state: AliceState, reply: BobReply, ledger: LeakageLedger) -> RevealMsg | None:
+def alice_reveal(
+    state: AliceState, reply: BobReply, ledger: LeakageLedger
+) -> RevealMsg | None:
     """Alice answers a reveal request (None once Bob's reply is final)."""
     if reply.round != state.round + 1:
         raise ProtocolError(f"BobReply.round: got {reply.round}, expected {state.round + 1}")
     state.round = reply.round
     state.ok = np.asarray(reply.ok, dtype=bool)
     if state.ok.shape != (state.frames.shape[0],):
-        raise ProtocolError(
-            f"BobReply.ok: {state.ok.shape[0]} flags for {state.frames.shape[0]} frames"
-        )
+        raise ProtocolError(f"BobReply.ok: {state.ok.shape[0]} flags for "
+                            f"{state.frames.shape[0]} frames")
     if reply.final:
         state.done = True
         return None
@@ -363,7 +352,9 @@ def alice_reveal(state: AliceState, reply: BobReply, ledger: LeakageLedger) -> R
     return RevealMsg(reply.round, pack_bits(state.frames[rows, pos]))
 
 
-def bob_continue(state: BobState, msg: RevealMsg, ledger: LeakageLedger) -> BobReply:
+def bob_continue(
+    state: BobState, msg: RevealMsg, ledger: LeakageLedger
+) -> BobReply:
     """Bob takes the revealed values, re-decodes the frames that asked, and replies."""
     if msg.round != state.round:
         raise ProtocolError(f"RevealMsg.round: got {msg.round}, expected {state.round}")
@@ -395,17 +386,15 @@ def alice_finish(state: AliceState) -> ReconcileResult:
         raise ProtocolError("alice_finish: Bob's final reply has not been received")
     kept = np.nonzero(state.ok)[0]
     key = state.frames[kept][:, state.layout.key_pos]
-    return ReconcileResult(
-        key, kept, state.frames.shape[0], int((~state.ok).sum()), np.zeros(0, np.int32)
-    )
+    return ReconcileResult(key, kept, state.frames.shape[0], int((~state.ok).sum()),
+                           np.zeros(0, np.int32))
 
 
 def bob_finish(state: BobState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
     key = state.decoded[kept][:, state.layout.key_pos]
-    return ReconcileResult(
-        key, kept, state.ok.size, int((~state.ok).sum()), state.rounds_used.copy()
-    )
+    return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
+                           state.rounds_used.copy())
 
 
 def reconcile_local(

@@ -95,7 +95,8 @@ def cascade(
         round_trips += 1
         # active bisections: [pass, start, end) in permuted order, odd error count inside
         active: list[list[int]] = [
-            [p, int(b) * k, min(n, (int(b) + 1) * k)] for b in np.nonzero(a_par[p] != b_par[p])[0]
+            [p, int(b) * k, min(n, (int(b) + 1) * k)]
+            for b in np.nonzero(a_par[p] != b_par[p])[0]
         ]
         while active:
             round_trips += 1

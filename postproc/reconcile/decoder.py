@@ -208,18 +208,7 @@ def _decode_fixed_batch(
 ):
     for f in prange(llr.shape[0]):
         it, good = _decode_fixed_one(
-            ptr,
-            col,
-            sh,
-            Z,
-            llr[f],
-            synd[f],
-            max_iter,
-            post_max,
-            msg_max,
-            nnum,
-            nshift,
-            offset,
+            ptr, col, sh, Z, llr[f], synd[f], max_iter, post_max, msg_max, nnum, nshift, offset,
             out[f],
         )
         iters[f] = it
@@ -267,18 +256,8 @@ def decode_minsum(
     iters = np.zeros(L.shape[0], dtype=np.int32)
     ok = np.zeros(L.shape[0], dtype=np.bool_)
     _decode_float_batch(
-        ptr,
-        col,
-        sh,
-        code.Z,
-        L,
-        S,
-        int(max_iter),
-        np.float32(alpha),
-        np.float32(offset),
-        out,
-        iters,
-        ok,
+        ptr, col, sh, code.Z, L, S, int(max_iter), np.float32(alpha), np.float32(offset),
+        out, iters, ok,
     )
     if single:
         return out[0], iters[:1], ok[:1]
@@ -339,21 +318,8 @@ def decode_layered_fixed(
     iters = np.zeros(L.shape[0], dtype=np.int32)
     ok = np.zeros(L.shape[0], dtype=np.bool_)
     _decode_fixed_batch(
-        ptr,
-        col,
-        sh,
-        int(Z),
-        L,
-        S,
-        int(max_iter),
-        (1 << (post_bits - 1)) - 1,
-        (1 << (msg_bits - 1)) - 1,
-        int(norm_num),
-        int(norm_shift),
-        int(offset),
-        out,
-        iters,
-        ok,
+        ptr, col, sh, int(Z), L, S, int(max_iter), (1 << (post_bits - 1)) - 1,
+        (1 << (msg_bits - 1)) - 1, int(norm_num), int(norm_shift), int(offset), out, iters, ok,
     )
     if single:
         return out[0], iters[:1], ok[:1]
