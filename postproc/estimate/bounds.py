@@ -97,8 +97,9 @@ def gamma_term(a: float, b: float, c: float, d: float) -> float:
     if b >= 1.0 or c <= 0.0 or d <= 0.0:
         return math.inf
     pref = (c + d) * (1.0 - b) * b / (c * d * math.log(2.0))
-    arg = (c + d) / (c * d * (1.0 - b) * b) * (21.0**2 / a**2)
-    return math.sqrt(pref * math.log2(max(arg, 1.0)))
+    # log2 of (c+d)/(c d (1-b) b) * 21^2/a^2 as a sum: a^2 underflows for eps_sec < ~1e-154.
+    log_arg = math.log2((c + d) / (c * d * (1.0 - b) * b)) + 2.0 * math.log2(21.0 / a)
+    return math.sqrt(pref * max(log_arg, 0.0))
 
 
 def _scaled(count: float, delta: float, k: float, p: float, sign: int, clip: bool) -> float:
