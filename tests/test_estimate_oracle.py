@@ -1,0 +1,236 @@
+"""Cross-check of postproc.estimate.finite_key against the independent oracle
+(tests/finite_key_oracle.py, a separate transcription of Lim 2014 / Rusca 2018 with the issue's
+conventions). Every intermediate bound must agree to 1e-9 relative, the key length exactly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from postproc.estimate import finite_key
+from tests.finite_key_oracle import finite_key_oracle
+
+FIELDS = (
+    "eps_hoeffding", "tau0", "tau1", "delta_n_Z", "delta_n_X", "delta_m_X", "delta_m_Z",
+    "n_Z_minus", "n_Z_plus", "n_X_minus", "n_X_plus", "m_X_minus", "m_X_plus", "m_Z_plus",
+    "s_Z0_upper", "s_X0_upper", "s_Z0", "s_Z1", "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma",
+    "phi_Z", "penalty_bits", "key_length_unrounded",
+)
+REL = 1e-9
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    # Absolute floor 1e-6: a bound that cancels to ~0 carries rounding of its large terms.
+    return abs(a - b) <= REL * max(abs(a), abs(b)) + 1e-6
+
+
+def check_against_oracle(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam,
+                         qber_max=0.5):
+    r = finite_key(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam,
+                   qber_max=qber_max)
+    o = finite_key_oracle(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam)
+    bad = {f: (getattr(r, f), o[f]) for f in FIELDS if not _same(getattr(r, f), o[f])}
+    assert not bad, f"estimate vs oracle disagree (impl, oracle): {bad}"
+    qber_abort = r.qber_Z > qber_max or r.qber_X > qber_max
+    assert r.key_length == (0 if qber_abort else o["key_length"])
+    assert isinstance(r.key_length, int)
+    assert (r.abort_reason is None) == (r.key_length > 0)
+    return r, o
+
+
+# --- random valid inputs --------------------------------------------------------------------
+
+def _channel_counts(mu, p_mu, n_pulses, eta, p_dc, e_mis, p_z, rounded):
+    """Expected (or rounded) counts of a simple lossy channel; errors never exceed detections."""
+    out = {"n_Z": [], "m_Z": [], "n_X": [], "m_X": []}
+    for k, p in zip(mu, p_mu, strict=True):
+        det = 1.0 - (1.0 - 2.0 * p_dc) * math.exp(-eta * k)
+        err = p_dc + e_mis * (1.0 - math.exp(-eta * k))
+        for basis, pb in (("Z", p_z * p_z), ("X", (1.0 - p_z) ** 2)):
+            n, m = n_pulses * p * pb * det, n_pulses * p * pb * err
+            if rounded:
+                n, m = float(round(n)), float(min(round(m), round(n)))
+            out[f"n_{basis}"].append(n)
+            out[f"m_{basis}"].append(m)
+    return out
+
+
+@st.composite
+def intensities(draw, protocol):
+    mu1 = draw(st.floats(0.05, 1.5))
+    if protocol == "lim2014":
+        mu3 = draw(st.sampled_from([0.0, 1e-4, 2e-3, 0.02])) * mu1
+        mu2 = draw(st.floats(0.02, 0.95)) * (mu1 - 2 * mu3) + mu3
+        p1 = draw(st.floats(0.05, 0.9))
+        p2 = draw(st.floats(0.05, 0.9)) * (1.0 - p1)
+        return [mu1, mu2, mu3], [p1, p2, 1.0 - p1 - p2]
+    mu2 = draw(st.floats(0.02, 0.95)) * mu1
+    p1 = draw(st.floats(0.05, 0.95))
+    return [mu1, mu2], [p1, 1.0 - p1]
+
+
+@st.composite
+def channel_inputs(draw):
+    protocol = draw(st.sampled_from(["lim2014", "rusca2018"]))
+    mu, p_mu = draw(intensities(protocol))
+    counts = _channel_counts(
+        mu, p_mu,
+        n_pulses=10 ** draw(st.floats(4.0, 13.0)),
+        eta=10 ** draw(st.floats(-4.5, -0.3)),
+        p_dc=10 ** draw(st.floats(-9.0, -3.5)),
+        e_mis=draw(st.floats(0.0, 0.08)),
+        p_z=draw(st.floats(0.5, 0.99)),
+        rounded=draw(st.booleans()),
+    )
+    if sum(counts["n_Z"]) <= 0 or sum(counts["n_X"]) <= 0:
+        counts["n_Z"][0] += 1.0
+        counts["n_X"][0] += 1.0
+    lam = draw(st.floats(0.0, 0.5)) * sum(counts["n_Z"])
+    return dict(protocol=protocol, mu=mu, p_mu=p_mu, **counts,
+                eps_sec=10 ** draw(st.floats(-16.0, -1.0)),
+                eps_cor=10 ** draw(st.floats(-16.0, -1.0)), lam=lam)
+
+
+@st.composite
+def arbitrary_counts(draw):
+    """Unphysical but valid counts: exercises every clip (negative s, v above m_X, b >= 1)."""
+    protocol = draw(st.sampled_from(["lim2014", "rusca2018"]))
+    mu, p_mu = draw(intensities(protocol))
+    count = st.integers(0, 10**7) | st.floats(0.0, 1e9) | st.integers(0, 20)
+    out = {}
+    for basis in "ZX":
+        n = [float(draw(count)) for _ in mu]
+        if sum(n) == 0:
+            n[0] = 1.0
+        out[f"n_{basis}"] = n
+        out[f"m_{basis}"] = [nk * draw(st.sampled_from([0.0, 0.5]) | st.floats(0.0, 1.0))
+                             for nk in n]
+    return dict(protocol=protocol, mu=mu, p_mu=p_mu, **out,
+                eps_sec=10 ** draw(st.floats(-16.0, -1.0)),
+                eps_cor=10 ** draw(st.floats(-16.0, -1.0)),
+                lam=draw(st.floats(0.0, 1e6)))
+
+
+def _run(case, qber_max=0.5):
+    return check_against_oracle(case["protocol"], case["mu"], case["p_mu"], case["n_Z"],
+                                case["m_Z"], case["n_X"], case["m_X"], case["eps_sec"],
+                                case["eps_cor"], case["lam"], qber_max=qber_max)
+
+
+_SETTINGS = settings(max_examples=150, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+@_SETTINGS
+@given(channel_inputs())
+def test_matches_oracle_on_channel_counts(case):
+    _run(case)
+
+
+@_SETTINGS
+@given(arbitrary_counts())
+def test_matches_oracle_on_arbitrary_counts(case):
+    _run(case)
+
+
+@settings(max_examples=60, deadline=None)
+@given(channel_inputs(), st.floats(0.01, 0.5))
+def test_qber_abort_matches_threshold(case, qber_max):
+    r, o = _run(case, qber_max=qber_max)
+    if r.qber_Z > qber_max or r.qber_X > qber_max:
+        assert r.key_length == 0 and "QBER" in r.abort_reason
+    else:
+        assert r.key_length == o["key_length"]
+
+
+# --- hand-picked edge cases -----------------------------------------------------------------
+
+LIM_MU, LIM_P = [0.5, 0.1, 0.0], [0.7, 0.2, 0.1]
+LIM_MU_W, LIM_P_W = [0.6, 0.2, 0.01], [0.6, 0.3, 0.1]
+RUS_MU, RUS_P = [0.5, 0.1], [0.8, 0.2]
+BIG = dict(n_Z=[2.0e9, 1.2e8, 4.0e5], m_Z=[2.0e7, 1.5e6, 2.0e5],
+           n_X=[2.0e8, 1.2e7, 4.0e4], m_X=[2.0e6, 1.5e5, 2.0e4])
+
+EDGE = {
+    "lim_nominal": ("lim2014", LIM_MU, LIM_P, BIG, 1e-10, 1e-15, 1.2e8),
+    "lim_weak_mu3": ("lim2014", LIM_MU_W, LIM_P_W, BIG, 1e-10, 1e-15, 1.2e8),
+    "lim_tiny_counts": ("lim2014", LIM_MU, LIM_P,
+                        dict(n_Z=[3, 1, 0], m_Z=[0, 0, 0], n_X=[1, 1, 1], m_X=[0, 1, 0]),
+                        1e-10, 1e-15, 0.0),
+    "lim_single_count": ("lim2014", LIM_MU, LIM_P,
+                         dict(n_Z=[1, 0, 0], m_Z=[0, 0, 0], n_X=[0, 0, 1], m_X=[0, 0, 1]),
+                         0.5, 0.5, 0.0),
+    "lim_zero_errors": ("lim2014", LIM_MU, LIM_P,
+                        dict(n_Z=BIG["n_Z"], m_Z=[0, 0, 0], n_X=BIG["n_X"], m_X=[0, 0, 0]),
+                        1e-10, 1e-15, 1e3),
+    "lim_zero_x_errors_only": ("lim2014", LIM_MU, LIM_P,
+                               dict(BIG, m_X=[0.0, 0.0, 0.0]), 1e-10, 1e-15, 1.2e8),
+    "lim_vacuum_errors_exceed_decoy": ("lim2014", LIM_MU, LIM_P,
+                                       dict(BIG, m_X=[2.0e6, 1.0e3, 2.0e4]),
+                                       1e-10, 1e-15, 1.2e8),
+    "lim_all_errors": ("lim2014", LIM_MU, LIM_P,
+                       dict(n_Z=BIG["n_Z"], m_Z=BIG["n_Z"], n_X=BIG["n_X"], m_X=BIG["n_X"]),
+                       1e-10, 1e-15, 0.0),
+    "lim_v_above_errors": ("lim2014", LIM_MU, LIM_P,
+                           dict(BIG, n_X=[1e6, 1e6, 1e3], m_X=[0.0, 1e6, 0.0]),
+                           1e-10, 1e-15, 0.0),
+    "lim_huge_N": ("lim2014", LIM_MU, LIM_P,
+                   {k: [x * 1e6 for x in v] for k, v in BIG.items()}, 1e-10, 1e-15, 1.2e14),
+    "lim_eps_near_1": ("lim2014", LIM_MU, LIM_P, BIG, 0.9, 0.9, 0.0),
+    "lim_eps_tiny": ("lim2014", LIM_MU, LIM_P, BIG, 1e-300, 1e-300, 0.0),
+    "lim_integer_counts": ("lim2014", [1, 0.25, 0], [0.5, 0.25, 0.25],
+                           dict(n_Z=[10**6, 10**5, 10**3], m_Z=[10**4, 10**3, 500],
+                                n_X=[10**5, 10**4, 100], m_X=[10**3, 100, 50]),
+                           1e-9, 1e-12, 10**5),
+    "rus_nominal": ("rusca2018", RUS_MU, RUS_P,
+                    dict(n_Z=[2.0e9, 1.2e8], m_Z=[2.0e7, 1.5e6],
+                         n_X=[2.0e8, 1.2e7], m_X=[2.0e6, 1.5e5]), 1e-10, 1e-15, 1.2e8),
+    "rus_tiny_counts": ("rusca2018", RUS_MU, RUS_P,
+                        dict(n_Z=[2, 1], m_Z=[0, 0], n_X=[1, 0], m_X=[1, 0]),
+                        1e-10, 1e-15, 0.0),
+    "rus_zero_errors": ("rusca2018", RUS_MU, RUS_P,
+                        dict(n_Z=[2.0e9, 1.2e8], m_Z=[0, 0], n_X=[2.0e8, 1.2e7], m_X=[0, 0]),
+                        1e-10, 1e-15, 0.0),
+    "rus_decoy_errors_exceed_signal": ("rusca2018", RUS_MU, RUS_P,
+                                       dict(n_Z=[2.0e9, 1.2e8], m_Z=[2.0e7, 1.5e6],
+                                            n_X=[2.0e8, 1.2e7], m_X=[1.0e3, 1.0e6]),
+                                       1e-10, 1e-15, 1.2e8),
+    "rus_huge_N": ("rusca2018", RUS_MU, RUS_P,
+                   dict(n_Z=[2.0e15, 1.2e14], m_Z=[2.0e13, 1.5e12],
+                        n_X=[2.0e14, 1.2e13], m_X=[2.0e12, 1.5e11]), 1e-10, 1e-15, 1.2e14),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE))
+def test_matches_oracle_on_edge_cases(name):
+    protocol, mu, p_mu, c, eps_sec, eps_cor, lam = EDGE[name]
+    check_against_oracle(protocol, mu, p_mu, c["n_Z"], c["m_Z"], c["n_X"], c["m_X"],
+                         eps_sec, eps_cor, lam)
+
+
+def test_edge_cases_exercise_the_clips():
+    """The edge table must actually reach the clip branches it is meant to cover."""
+    def o(name):
+        protocol, mu, p_mu, c, eps_sec, eps_cor, lam = EDGE[name]
+        return finite_key_oracle(protocol, mu, p_mu, c["n_Z"], c["m_Z"], c["n_X"], c["m_X"],
+                                 eps_sec, eps_cor, lam)
+    assert o("lim_nominal")["key_length"] > 0 and o("rus_nominal")["key_length"] > 0
+    assert o("lim_huge_N")["key_length"] > 10**14
+    assert o("lim_tiny_counts")["s_Z1"] == 0.0 and o("lim_tiny_counts")["n_Z_minus"][1] < 0
+    vac = o("lim_vacuum_errors_exceed_decoy")
+    assert vac["v_X1"] == 0.0 and vac["phi_Z"] == 0.0 and vac["key_length"] > 0
+    assert o("lim_v_above_errors")["v_X1"] == 1e6
+    assert o("lim_all_errors")["phi_Z"] == 0.5
+    assert o("lim_zero_errors")["v_X1"] == 0.0 and o("lim_zero_errors")["phi_Z"] == 0.0
