@@ -4,6 +4,7 @@ conventions). Every intermediate bound must agree to 1e-9 relative, the key leng
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -234,3 +235,23 @@ def test_edge_cases_exercise_the_clips():
     assert o("lim_v_above_errors")["v_X1"] == 1e6
     assert o("lim_all_errors")["phi_Z"] == 0.5
     assert o("lim_zero_errors")["v_X1"] == 0.0 and o("lim_zero_errors")["phi_Z"] == 0.0
+
+
+def test_cli_json_matches_oracle(tmp_path, capsys):
+    """`qkdpp finite-key --json` on the issue's input keys (integer counts, one-decoy) carries
+    the oracle's key length and bounds."""
+    from postproc.cli import main
+
+    data = {"protocol": "rusca2018", "mu": [0.5, 0.12], "p_mu": [0.75, 0.25],
+            "n_Z": [4_000_000, 260_000], "m_Z": [60_000, 5_000],
+            "n_X": [400_000, 26_000], "m_X": [6_000, 500],
+            "eps_sec": 1e-10, "eps_cor": 1e-15, "lambda_EC": 350_000}
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data))
+    assert main(["finite-key", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    o = finite_key_oracle(*(data[k] for k in ("protocol", "mu", "p_mu", "n_Z", "m_Z", "n_X",
+                                              "m_X", "eps_sec", "eps_cor", "lambda_EC")))
+    assert out["key_length"] == o["key_length"] > 0 and isinstance(out["key_length"], int)
+    for f in FIELDS:
+        assert _same(out[f], o[f]), f
