@@ -81,7 +81,8 @@ def format_text(r: FiniteKeyResult) -> str:
     for name in ("eps_hoeffding", "delta_n_Z", "delta_n_X", "delta_m_X", "delta_m_Z",
                  "n_Z_minus", "n_Z_plus", "n_X_minus", "n_X_plus", "m_X_minus", "m_X_plus",
                  "m_Z_plus", "tau0", "tau1", "s_Z0_upper", "s_X0_upper", "s_Z0", "s_Z1",
-                 "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma", "phi_Z", "lambda_EC",
+                 "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma", "phi_Z", "phi_Z_sampling",
+                 "lambda_EC",
                  "penalty_bits", "key_length_unrounded"):
         if d[name] is not None:
             rows.append((name, _fmt(d[name])))
