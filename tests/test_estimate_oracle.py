@@ -24,18 +24,20 @@ FIELDS = (
 REL = 1e-9
 
 
-def _same(a, b) -> bool:
+def _same(a, b, scale: float = 0.0) -> bool:
+    """Equal to 1e-9 relative; ``scale`` (largest scaled count) sets an absolute floor of
+    1e-12 * scale for bounds that are differences of terms of that size and cancel to ~0."""
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(
+            _same(x, y, scale) for x, y in zip(a, b, strict=True))
     a, b = float(a), float(b)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
         return a == b
-    # Absolute floor 1e-6: a bound that cancels to ~0 carries rounding of its large terms.
-    return abs(a - b) <= REL * max(abs(a), abs(b)) + 1e-6
+    return abs(a - b) <= REL * max(abs(a), abs(b)) + 1e-12 * scale
 
 
 def check_against_oracle(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam,
@@ -43,7 +45,8 @@ def check_against_oracle(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_co
     r = finite_key(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam,
                    qber_max=qber_max)
     o = finite_key_oracle(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lam)
-    bad = {f: (getattr(r, f), o[f]) for f in FIELDS if not _same(getattr(r, f), o[f])}
+    scale = max(map(abs, o["n_Z_plus"] + o["n_X_plus"] + o["m_X_plus"]))
+    bad = {f: (getattr(r, f), o[f]) for f in FIELDS if not _same(getattr(r, f), o[f], scale)}
     assert not bad, f"estimate vs oracle disagree (impl, oracle): {bad}"
     qber_abort = r.qber_Z > qber_max or r.qber_X > qber_max
     assert r.key_length == (0 if qber_abort else o["key_length"])
