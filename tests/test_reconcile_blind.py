@@ -94,3 +94,15 @@ def test_messages_are_frozen_and_alice_rejects_bad_requests():
     bad.positions[0] = lay.short_pos[0]  # a known bit
     with pytest.raises(ProtocolError):
         alice_reveal(st_a, bad, la)
+
+
+def test_round_trip_with_fixed_point_decoder():
+    cfg = replace(HW, decoder="fixed")
+    lay = choose_layout(0.05, cfg)
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2, (20, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, rng, cfg)
+    assert ra.kept.size >= 16 and np.array_equal(ra.kept, rb.kept)
+    assert (ra.key != rb.key).any(axis=1).sum() <= 1
+    assert la.as_dict() == lb.as_dict()
