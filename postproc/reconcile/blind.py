@@ -65,6 +65,7 @@ class ReconcileConfig:
     max_punct_frac: float = 0.0
     max_iter: int = 60
     alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
+    stall: int = 12  # float decoder: give up after this many iterations without progress
     decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
@@ -246,7 +247,8 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     llr = state.llr[which]
     synd = state.synd[which]
     if cfg.decoder == "float":
-        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha)
+        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
+                                   stall=cfg.stall)
     else:
         ql = quantize_llr(llr, cfg.llr_scale, cfg.post_bits)
         out, it, ok = decode_layered_fixed(
