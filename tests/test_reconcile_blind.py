@@ -30,6 +30,9 @@ def _cache(tmp_path_factory, monkeypatch):
 def test_layout_bookkeeping():
     code = family_codes("hw")[-1]
     lay = make_layout(code, 40, 100, 7)
+    sizes = [lay.reveal_after(r) for r in range(1, 12)]
+    assert sizes[:6] == [7, 7, 7, 7, 14, 28]
+    assert sum(sizes) <= 40 + lay.n_key // 2 and sizes[-1] == 0  # budget: half the key stays
     allpos = np.concatenate([lay.punct_pos, lay.short_pos, lay.key_pos])
     assert np.array_equal(np.sort(allpos), np.arange(code.n))  # a partition of the frame
     assert lay.n_key == code.n - 140
@@ -60,7 +63,7 @@ def test_round_trip_keys_agree_and_ledgers_match(qber, punct):
     code = lay.code
     assert la.entries["syndrome"] == F * (code.m - lay.n_punct)
     # every reveal round opens reveal_size bits per frame still failing
-    extra = sum(int(r) - 1 for r in rb.rounds) * lay.reveal_size
+    extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
     assert la.entries.get("revealed", 0) == extra
     assert n_msgs == 2 * int(rb.rounds.max())
 
@@ -75,7 +78,7 @@ def test_failed_frames_are_discarded_not_passed_on():
     ra, rb, la, _, _ = reconcile_local(a, b, 0.02, rng, cfg)
     assert ra.kept.tolist() == rb.kept.tolist() == [0]
     assert ra.n_failed == rb.n_failed == 5
-    assert la.entries["revealed"] == 5 * lay.reveal_size  # one reveal round, five failing frames
+    assert la.entries["revealed"] == 5 * lay.reveal_after(1)  # one reveal round, five frames
     assert np.array_equal(rb.key, a[:1])
 
 

@@ -11,7 +11,8 @@ Exchange (one batch; every message is a frozen dataclass, every step a pure part
 2. Bob: :func:`bob_start` decodes every frame; he answers :class:`BobReply` with the per-frame
    success flags and, for each failed frame, the ``reveal`` positions he asks for: first the
    remaining punctured positions (last punctured first), then his least reliable key bits (smallest
-   ``|LLR|`` after the failed decoding).
+   ``|LLR|`` after the failed decoding); ``D`` bits per round for 4 rounds, then doubling
+   (:meth:`Layout.reveal_after`).
 3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
 4. Bob: :func:`bob_continue` re-decodes the still failing frames with the revealed bits known;
    back to 3 until every frame decoded or ``max_rounds`` decoding rounds were made; the last
@@ -48,6 +49,8 @@ from postproc.reconcile.qc import QCCode
 
 # known bits (shortened, revealed) in the float decoder: far beyond any channel LLR
 _KNOWN_LLR = 40.0
+# reveal rounds of constant size before the reveal size starts doubling
+FLAT_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,19 @@ class Layout:
     @property
     def n_key(self) -> int:
         return int(self.key_pos.size)
+
+    def reveal_after(self, rnd: int) -> int:
+        """Bits revealed per failing frame after decoding round ``rnd`` (1-based): ``D`` for the
+        first :data:`FLAT_ROUNDS` rounds, then doubling (``2D, 4D, ...``), so a few rounds step
+        finely around the hint and the rest cover a badly wrong hint; capped so that at least
+        half of the key bits stay unrevealed. Both parties compute it from the round number."""
+        budget = self.n_punct + self.n_key // 2
+        done = 0
+        for r in range(1, rnd + 1):
+            nominal = self.reveal_size * (1 if r <= FLAT_ROUNDS else 2 ** (r - FLAT_ROUNDS))
+            d = min(nominal, budget - done)
+            done += d
+        return max(d, 0)
 
 
 def make_layout(code: QCCode, n_punct: int, n_short: int, reveal_size: int) -> Layout:
@@ -165,7 +181,7 @@ class BobReply:
     final: bool
     ok: np.ndarray  # uint8 per frame (1 = decoded)
     frames: np.ndarray  # int32, frames asking for reveals
-    positions: np.ndarray  # int32, reveal_size positions per asking frame (frame-major)
+    positions: np.ndarray  # int32, Layout.reveal_after(round) per asking frame (frame-major)
 
 
 @dataclass(frozen=True)
@@ -263,13 +279,13 @@ def _decode(state: BobState, which: np.ndarray) -> None:
 
 def _reply(state: BobState) -> BobReply:
     failed = np.nonzero(~state.ok)[0].astype(np.int32)
-    final = failed.size == 0 or state.round >= state.cfg.max_rounds
+    d = state.layout.reveal_after(state.round)
+    final = failed.size == 0 or state.round >= state.cfg.max_rounds or d == 0
     if final:
         state.pending = np.zeros(0, np.int32)
         return BobReply(state.round, True, state.ok.astype(np.uint8), state.pending,
                         np.zeros(0, np.int32))
     lay = state.layout
-    d = lay.reveal_size
     pos = np.empty((failed.size, d), dtype=np.int32)
     punct_rev = lay.punct_pos[::-1]
     for row, f in enumerate(failed):
@@ -336,7 +352,7 @@ def alice_reveal(
     if reply.final:
         state.done = True
         return None
-    d = state.layout.reveal_size
+    d = state.layout.reveal_after(reply.round)
     frames = np.asarray(reply.frames, dtype=np.int64)
     pos = np.asarray(reply.positions, dtype=np.int64)
     if pos.size != frames.size * d:
@@ -360,7 +376,7 @@ def bob_continue(
     """Bob takes the revealed values, re-decodes the frames that asked, and replies."""
     if msg.round != state.round:
         raise ProtocolError(f"RevealMsg.round: got {msg.round}, expected {state.round}")
-    d = state.layout.reveal_size
+    d = state.pending_pos.shape[1]
     rows = np.repeat(state.pending.astype(np.int64), d)
     pos = state.pending_pos.reshape(-1).astype(np.int64)
     vals = unpack_bits(msg.values, pos.size)
