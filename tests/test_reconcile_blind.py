@@ -60,6 +60,9 @@ def test_round_trip_keys_agree_and_ledgers_match(qber, punct):
     assert np.array_equal(ra.key, a[ra.kept])
     assert ra.n_failed == F - ra.kept.size and ra.kept.size >= F * 0.8
     assert la.as_dict() == lb.as_dict()
+    ok = ~wrong
+    assert np.array_equal(rb.errors[ok], (b[ra.kept] != a[ra.kept]).sum(axis=1)[ok])
+    assert abs(rb.observed_qber - qber) < 0.3 * qber
     code = lay.code
     assert la.entries["syndrome"] == F * (code.m - lay.n_punct)
     # every reveal round opens reveal_size bits per frame still failing

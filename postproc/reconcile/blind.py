@@ -211,6 +211,7 @@ class BobState:
     decoded: np.ndarray  # uint8 (frames x n)
     ok: np.ndarray  # bool (frames)
     revealed: np.ndarray  # bool (frames x n)
+    noisy: np.ndarray  # uint8 (frames x N): Bob's key bits as received
     pending: np.ndarray  # int32 frames awaiting reveal values
     pending_pos: np.ndarray  # int32 (len(pending) x reveal_size)
     round: int = 1
@@ -331,7 +332,8 @@ def bob_start(
     state = BobState(
         layout=layout, cfg=cfg, llr=llr, synd=synd,
         decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
-        revealed=revealed, pending=np.zeros(0, np.int32), pending_pos=np.zeros((0, 0), np.int32),
+        revealed=revealed, noisy=y.copy(), pending=np.zeros(0, np.int32),
+        pending_pos=np.zeros((0, 0), np.int32),
         rounds_used=np.zeros(msg.n_frames, np.int32),
     )
     _decode(state, np.arange(msg.n_frames))
@@ -396,7 +398,15 @@ class ReconcileResult:
     kept: np.ndarray  # int64 indices of kept frames
     n_frames: int
     n_failed: int
-    rounds: np.ndarray  # int32 decoding rounds per frame
+    rounds: np.ndarray  # int32 decoding rounds per frame (Bob's side; empty for Alice)
+    errors: np.ndarray  # int64 errors Bob corrected per kept frame (Bob's side; empty for Alice)
+
+    @property
+    def observed_qber(self) -> float:
+        """Error rate Bob corrected on the kept frames: the QBER hint for the next batch (Bob's
+        side; it depends only on the error pattern, so he may send it to Alice)."""
+        bits = self.key.size
+        return float(self.errors.sum() / bits) if bits and self.errors.size else float("nan")
 
 
 def alice_finish(state: AliceState) -> ReconcileResult:
@@ -405,14 +415,15 @@ def alice_finish(state: AliceState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
     key = state.frames[kept][:, state.layout.key_pos]
     return ReconcileResult(key, kept, state.frames.shape[0], int((~state.ok).sum()),
-                           np.zeros(0, np.int32))
+                           np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def bob_finish(state: BobState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
     key = state.decoded[kept][:, state.layout.key_pos]
+    errors = (key != state.noisy[kept]).sum(axis=1).astype(np.int64)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
-                           state.rounds_used.copy())
+                           state.rounds_used.copy(), errors)
 
 
 def reconcile_local(
