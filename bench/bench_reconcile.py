@@ -16,6 +16,7 @@ those round-one frames; ``fer1`` is our round-one FER on the same subset.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 
@@ -46,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--seed", type=int, default=1)
+    # also accepted after the benchmark name: `qkdpp bench reconcile --quick --json`
+    p.add_argument("--quick", dest="quick_here", action="store_true", help="short run (CI)")
+    p.add_argument("--json", dest="json_here", action="store_true", help="print JSON")
 
 
 def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
@@ -84,7 +88,7 @@ def _ldpc_baseline(layout, x_full, y_full, q, max_iter, frames):
 
 
 def run(args: argparse.Namespace) -> dict:
-    quick = bool(getattr(args, "quick", False))
+    quick = bool(getattr(args, "quick", False) or getattr(args, "quick_here", False))
     qbers = [q / 100 for q in (args.qber or DEFAULT_QBERS)]
     F = args.frames or (40 if quick else 1000)
     F_ldpc = min(F, args.ldpc_frames or (4 if quick else 20))
@@ -162,10 +166,13 @@ def run(args: argparse.Namespace) -> dict:
             "cascade_round_trips": float(np.mean(crt)),
         })
     return {"decoder": args.decoder, "family": args.family,
-            "max_punct_frac": cfg.max_punct_frac, "rows": rows}
+            "max_punct_frac": cfg.max_punct_frac, "rows": rows,
+            "as_json": bool(getattr(args, "json_here", False))}
 
 
 def format_text(result: dict) -> str:
+    if result.get("as_json"):
+        return json.dumps(result, indent=2)
     hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'fer1':>6} "
            f"{'Mb/s/core':>9} {'Mb/s':>6} {'ldpcMb/s':>8} {'x':>6} {'ldpcFER':>7} {'ourFER1':>7} "
            f"{'casc f':>6} {'casc RT':>7}")

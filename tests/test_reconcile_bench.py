@@ -31,3 +31,4 @@ def test_bench_reconcile_small_family():
         assert r["f"] > 1.0 and 0.0 <= r["fer"] <= 1.0 and r["rounds"] >= 1.0
         assert r["cascade_f"] > 1.0
     assert "QBER%" in mod.format_text(res)
+    assert mod.format_text(dict(res, as_json=True)).lstrip().startswith("{")
