@@ -21,6 +21,7 @@ done one cache block at a time.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -364,7 +365,7 @@ def _big_butterflies_block(f: np.ndarray, lo: int, j: int, v: np.ndarray, invers
                 f[a + k] = w
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fft_forward(f: np.ndarray, v: np.ndarray) -> None:
     """In place: f (2^m coefficients, low degree first) -> its values at the 2^m points of the
     subspace spanned by v[0..m-1] (v = Cantor basis, v[0] = 1), in a fixed order that
@@ -388,7 +389,7 @@ def fft_forward(f: np.ndarray, v: np.ndarray) -> None:
                 _big_butterflies_block(f, (t + 1 - span) << c, j, v, False)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def fft_inverse(f: np.ndarray, v: np.ndarray) -> None:
     """Exact inverse of :func:`fft_forward` (interpolation), in place."""
     n = f.size
@@ -438,9 +439,13 @@ def _chunks(packed: np.ndarray, n_chunks: int, size: int) -> np.ndarray:
     return out
 
 
-def gf2x_mul(a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int) -> np.ndarray:
+def gf2x_mul(
+    a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int, *, threads: int = 2
+) -> np.ndarray:
     """Product of two GF(2)[x] polynomials given as packed little-endian bits (bit i = coefficient
-    of x^i). Returns the product packed the same way, (a_bits + b_bits - 1 + 7) // 8 bytes."""
+    of x^i). Returns the product packed the same way, (a_bits + b_bits - 1 + 7) // 8 bytes.
+    With ``threads=2`` the two forward transforms run concurrently (the kernels release the
+    GIL); the result does not depend on it."""
     if a_bits <= 0 or b_bits <= 0:
         raise ValueError("gf2x_mul needs two non-empty polynomials")
     na = (a_bits + 31) // 32
@@ -451,8 +456,13 @@ def gf2x_mul(a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int) -> np.ndarr
     v = cantor_basis()
     fa = _chunks(np.asarray(a, dtype=np.uint8), na, 1 << m)
     fb = _chunks(np.asarray(b, dtype=np.uint8), nb, 1 << m)
-    fft_forward(fa, v)
-    fft_forward(fb, v)
+    if threads > 1 and m > CACHE_LOG:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for job in [pool.submit(fft_forward, fa, v), pool.submit(fft_forward, fb, v)]:
+                job.result()
+    else:
+        fft_forward(fa, v)
+        fft_forward(fb, v)
     _pointwise(fa, fb)
     del fb
     fft_inverse(fa, v)
