@@ -335,7 +335,7 @@ def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
             t <<= 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _big_butterflies_block(f: np.ndarray, lo: int, j: int, v: np.ndarray, inverse: bool) -> None:
     """Level-j butterflies (j > CACHE_LOG) on the block [lo, lo + 2^j). Position p of a half
     holds natural index k = (p with its low CACHE_LOG bits reversed), since every cache block
@@ -439,6 +439,26 @@ def _chunks(packed: np.ndarray, n_chunks: int, size: int) -> np.ndarray:
     return out
 
 
+def _inverse_two_threads(f: np.ndarray, v: np.ndarray) -> None:
+    """fft_inverse with its two half-size sub-problems on two threads: after the top level's
+    butterflies each half is an independent inverse transform of size 2^(m-1) (the twiddles of a
+    level do not depend on m), then the top level's interleave and Taylor steps finish it."""
+    n = f.size
+    half = n >> 1
+    _big_butterflies_block(f, 0, _log2(n), v, True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for job in [pool.submit(fft_inverse, f[:half], v), pool.submit(fft_inverse, f[half:], v)]:
+            job.result()
+    _finish_inverse_top(f)
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_inverse_top(f: np.ndarray) -> None:
+    tmp = np.empty(f.size >> 1, dtype=np.uint64)
+    _interleave(f, 0, f.size, tmp)
+    _untaylor(f, 0, f.size)
+
+
 def gf2x_mul(
     a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int, *, threads: int = 2
 ) -> np.ndarray:
@@ -465,7 +485,10 @@ def gf2x_mul(
         fft_forward(fb, v)
     _pointwise(fa, fb)
     del fb
-    fft_inverse(fa, v)
+    if threads > 1 and m > CACHE_LOG:
+        _inverse_two_threads(fa, v)
+    else:
+        fft_inverse(fa, v)
     out32 = np.zeros(na + nb, dtype=np.uint32)
     _fold_chunks(fa[: na + nb - 1], out32)
     n_out = a_bits + b_bits - 1
