@@ -14,8 +14,13 @@ f(x) = g0(x^2 + x) + x * g1(x^2 + x), two half-size FFTs, and the butterfly
 f(a) = g0(a^2 + a) + a * g1(a^2 + a), f(a + 1) = f(a) + g1(a^2 + a). The inverse runs every step
 backwards. Product = inverse(forward(A) * forward(B)) since deg(AB) < 2^m.
 
-Levels larger than a cache block (2^CACHE_LOG words) sweep the whole array; the rest of the work is
-done one cache block at a time.
+Memory layout: levels whose sub-problems are larger than a cache block (2^CACHE_LOG words) split
+each block into its two halves (Taylor expansion, deinterleave) and are visited depth first so that
+sub-problems stay in cache; their long-distance Taylor passes run on a few columns at a time
+gathered into a cache-sized buffer. Each cache block then runs every remaining level in place,
+its sub-problems interleaved with a stride, so its outputs come out in bit-reversed order; the
+levels above it use the matching twiddles. Forward and inverse agree on this fixed order, which is
+all a product needs.
 """
 
 from __future__ import annotations
