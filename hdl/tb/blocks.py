@@ -28,6 +28,12 @@ def _ldpc_params() -> dict:
 
 
 BLOCKS: dict[str, dict] = {
+    "sifter": {
+        "params": {"QW": 47, "LOGW": 10},
+        "bench_build": "sifter",
+        "item": "detection",
+        "reference": "postproc.sift.kernel.sift_kernel",
+    },
     "tag_decoder": {
         "params": {"LAYOUT": 2},
         "bench_build": "tag_decoder_hydraharp2",

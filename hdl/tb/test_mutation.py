@@ -73,6 +73,12 @@ def _tag_decoder(**kw):
     return run_tag_decoder_bench(kw.pop("build"), "hydraharp2", 2000, **kw)
 
 
+def _sifter(**kw):
+    from tb.test_sifter import run_sifter_bench
+
+    return run_sifter_bench(kw.pop("build"), **kw)
+
+
 # case -> runs the bench in the given build folder
 CASES = {
     "syndrome_xor_to_or": lambda build: _syndrome(
@@ -112,6 +118,11 @@ CASES = {
         build=build,
         sources=mutant("tag_decoder", "? (64'd1 << 25) :", "? 64'd0 :", "zero"),
     ),
+    # the remainder of a negative x taken as if x were positive
+    "sifter_negative_remainder": lambda build: _sifter(
+        build=build,
+        sources=mutant("sifter", "wire [63:0] rr  = neg[QW] ?", "wire [63:0] rr  = 1'b0 ?", "neg"),
+    ),
     "toeplitz_broken_reference": lambda build: _toeplitz(
         build=build, reference=_toeplitz_reference_transposed
     ),
@@ -133,7 +144,8 @@ def test_bench_fails_on_broken_rtl_or_reference(case):
 )
 def test_unbroken_control_passes(block):
     """The same small runs with the real RTL and reference pass (so the failures above are
-    caused by the mutations, not by the small runs)."""
+    caused by the mutations, not by the small runs). The sifter's mutation runs the full bench
+    configuration, whose unmutated run is test_sifter.py."""
     runs = {
         "syndrome": _syndrome,
         "toeplitz": _toeplitz,
