@@ -115,7 +115,9 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
     s = link.stats
     assert log.damaged_frames > 20 and set(log.by_fault) == {"bitflip", "drop_byte", "dup_byte",
                                                              "truncate", "dup_frame"}
-    assert log.damaged_frames <= s.bad_frames <= 2 * log.damaged_frames
+    # a damaged frame counts once as bad (twice if a flipped bit planted a delimiter), except
+    # when it is the first frame after a reconnect: the decoder then skips it as a partial frame
+    assert log.damaged_frames - log.disconnects <= s.bad_frames <= 2 * log.damaged_frames
     assert s.duplicate_frames == log.duplicated_frames
     assert s.reconnects == log.disconnects == 2
     assert s.missing_frames >= log.damaged_frames
