@@ -99,8 +99,10 @@ def _serial_chunks(link: SerialLink, args: argparse.Namespace) -> Iterator[Event
     try:
         yield from link.chunks(seconds=args.seconds, n_events=args.events,
                                idle_timeout=args.idle_timeout)
-    finally:
+    except GeneratorExit:  # the caller has enough events: stop without draining
         link.stop()
+        raise
+    yield from link.finish()
 
 
 def run(args: argparse.Namespace) -> int:

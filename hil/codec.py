@@ -503,18 +503,14 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
         z = _find_zero(buf, np.uintp(pos), un)
         if z == un:
             # no delimiter after pos: keep the tail unless it is already too long to be a frame
-            if n - pos > MAX_ENCODED and state[S_SYNCED] == 1:
+            # (while joining the stream too: the bytes may still turn out to be a whole frame)
+            if n - pos > MAX_ENCODED:
                 finfo[nf, :] = 0
-                finfo[nf, F_STATUS] = E_LENGTH
+                finfo[nf, F_STATUS] = E_LENGTH if state[S_SYNCED] == 1 else E_SKIPPED
                 finfo[nf, F_OFFSET] = pos
-                nf += 1
-                state[S_SYNCED] = 0
-                pos = n
-            elif state[S_SYNCED] == 0 and n > pos:
-                finfo[nf, :] = 0
-                finfo[nf, F_STATUS] = E_SKIPPED
                 finfo[nf, F_PLEN] = n - pos
                 nf += 1
+                state[S_SYNCED] = 0
                 pos = n
             break
         z = np.int64(z)

@@ -250,3 +250,16 @@ def test_corrupted_stream_never_delivers_a_wrong_event(edits, cuts):
     assert s.events + s.lost_events <= _STREAM_T.shape[0]
     if not edits:
         assert s.events == _STREAM_T.shape[0] and s.bad_frames == 0
+
+
+def test_joining_keeps_a_frame_split_across_reads():
+    wire = encode_frame(T_PING, 1, b"abcdef")
+    dec = StreamDecoder(synced=False)
+    assert dec.feed(wire[:7]).control == []
+    assert [f.payload for f in dec.feed(wire[7:]).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 0 and dec.stats.bad_frames == 0
+    # a run of garbage longer than any frame is dropped while joining, then the stream syncs
+    dec = StreamDecoder(synced=False)
+    dec.feed(b"\x07" * 5000)
+    assert [f.payload for f in dec.feed(b"\x00" + wire).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 5000 and dec.stats.bad_frames == 0

@@ -109,7 +109,7 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
             # ends when every event is delivered or counted lost, or, if the last frames were
             # damaged (no later frame reveals the loss), when the stream goes quiet
             chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=3))
-            link.stop()
+            chunks += list(link.finish())
             status = link.status()
     got_t, got_ch = concat_chunks(chunks)
     idx = np.concatenate([np.arange(a, b) for a, b in log.passed_ranges])
@@ -124,12 +124,9 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
     assert s.reconnects == log.disconnects == 2
     assert s.missing_frames >= log.damaged_frames
     assert status.sent_events == t.shape[0]
-    tail = t.shape[0] - (s.events + s.lost_events)  # lost in frames after the last good one
-    assert s.events == got_t.shape[0] and tail >= 0
-    if tail:
-        assert idx.max() < t.shape[0] - tail
+    assert s.events == got_t.shape[0] and s.events + s.lost_events == t.shape[0]
     specials_missed = sum(int(c.specials.gap_missed.sum()) for c in chunks)
-    assert specials_missed == s.lost_events
+    assert specials_missed <= s.lost_events  # losses at the very end have no gap record
 
 
 def test_device_vanishes_and_returns(tagfile):
