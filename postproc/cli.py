@@ -16,8 +16,17 @@ from postproc.errors import QkdppError
 COMMAND_MODULES = [
     "postproc.commands.acquire",
     "postproc.commands.bench",
+    "postproc.commands.info",
+    "postproc.commands.convert",
+    "postproc.commands.demo",
+    "postproc.commands.process",
+    "postproc.commands.alice",
+    "postproc.commands.bob",
     "postproc.commands.finite_key",
     "postproc.commands.plan",
+    "postproc.commands.kms",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
 ]
 
 

@@ -64,8 +64,10 @@ def test_vectors_decode():
     n = 0
     for line in vectors.VECTOR_PATH.read_text().splitlines():
         kind, *f = line.split(" ")
+
         def h(s):
-            return (b"" if s == "-" else bytes.fromhex(s))
+            return b"" if s == "-" else bytes.fromhex(s)
+
         if kind == "FRAME":
             fr = decode_frame(h(f[3]))
             assert (fr.type, fr.seq, fr.payload) == (int(f[0]), int(f[1]), h(f[2]))
@@ -119,8 +121,10 @@ def test_scan_of_garbage_delivers_nothing(data):
     assert dec.stats.frames_ok == len(res.control)
 
 
-@given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 31)), max_size=300),
-       st.integers(1, 1018))
+@given(
+    st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 31)), max_size=300),
+    st.integers(1, 1018),
+)
 @settings(max_examples=100, deadline=None)
 def test_event_stream_round_trip(events, max_tags):
     t = np.array([e[0] for e in events], dtype=np.int64)

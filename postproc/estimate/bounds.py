@@ -28,7 +28,10 @@ Conventions (the papers leave them open; they move the result by percent to orde
   is capped at 0.5 *after* adding gamma. gamma is taken as 0 at b = 0 (its limit) and its log
   argument is floored at 1 (so gamma is real). If s_{X,1} = 0 or s_{Z,1} = 0, phi_Z^u = cap.
 - One-decoy vacuum upper bound from the decoy-intensity (mu2) errors [Rus18 eq. A16]:
-  ``s^u_{B,0} = 2 (tau0 e^{mu2}/p_{mu2} (m_{B,mu2} + delta(m_B, eps)) + delta(n_B, eps))``.
+  ``s^u_{B,0} = 2 (tau0 e^{mu2}/p_{mu2} (m_{B,mu2} + delta(m_B, eps)) + delta(n_B, eps))``,
+  used in s_{B,1} [A17]; the vacuum term of the key is the lower bound
+  ``s_{Z,0} = tau0/(mu1-mu2) (mu1 n^-_{Z,mu2} - mu2 n^+_{Z,mu1})`` [A19], clipped at 0.
+- ``asymptotic=True`` (for the infinite-key comparison rate) sets every delta and gamma to 0.
 - The key length itself (floor, clip at 0, penalties) is applied in :mod:`.finite_key`.
 """
 

@@ -1,0 +1,242 @@
+"""Privacy amplification: fast Toeplitz hash == bit-serial reference == dense matrix, GF(2^64)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from postproc.amplify import (
+    privacy_amplify,
+    toeplitz_hash,
+    toeplitz_matrix,
+    toeplitz_reference,
+    toeplitz_seed,
+)
+from postproc.amplify.additive_fft import (
+    CACHE_LOG,
+    cantor_basis,
+    fft_forward,
+    fft_inverse,
+    gf2x_mul,
+)
+from postproc.amplify.clmul import (
+    HAS_PCLMUL,
+    clmul_array,
+    clmul_soft_array,
+    gf64_mul_array,
+    gf64_mul_int,
+)
+from postproc.amplify.toeplitz import bit_slice, reverse_bits
+from postproc.bits import pack_bits, unpack_bits
+from postproc.errors import ConfigError
+
+
+def _int(packed: np.ndarray) -> int:
+    return int.from_bytes(packed.tobytes(), "little")
+
+
+def _clmul_int(a: int, b: int) -> int:
+    """Schoolbook carry-less product of Python ints (independent of the numba code)."""
+    r = 0
+    while b:
+        low = b & -b
+        r ^= a << (low.bit_length() - 1)
+        b ^= low
+    return r
+
+
+def test_known_answer_3x2():
+    # n = 3, l = 2, r = r0..r3: T = [[r1, r2, r3], [r0, r1, r2]]
+    r = np.array([1, 0, 1, 1], dtype=np.uint8)
+    assert toeplitz_matrix(r, 3, 2).tolist() == [[0, 1, 1], [1, 0, 1]]
+    x = np.array([1, 1, 0], dtype=np.uint8)
+    assert toeplitz_reference(x, r, 2).tolist() == [1, 1]
+    assert toeplitz_hash(pack_bits(x), 3, pack_bits(r), 2).tolist() == [0b11]
+    x = np.array([0, 1, 1], dtype=np.uint8)
+    assert toeplitz_reference(x, r, 2).tolist() == [0, 1]
+
+
+def test_identity_like_seed():
+    # with only r[l-1] set, T is the l x n matrix with ones on the main diagonal: y = x[:l]
+    n, l = 20, 7
+    r = np.zeros(n + l - 1, dtype=np.uint8)
+    r[l - 1] = 1
+    x = np.random.default_rng(5).integers(0, 2, n).astype(np.uint8)
+    assert toeplitz_reference(x, r, l).tolist() == x[:l].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 700), st.data())
+def test_fast_equals_reference_and_matrix(n, data):
+    l = data.draw(st.sampled_from([1, n, max(1, n // 2), data.draw(st.integers(1, n))]))
+    seed_int = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed_int)
+    density = data.draw(st.sampled_from([0.0, 0.5, 1.0]))
+    x = (rng.random(n) < density).astype(np.uint8)
+    seed = toeplitz_seed(rng, n, l)
+    r = unpack_bits(seed, n + l - 1)
+    ref = toeplitz_reference(x, r, l)
+    assert ref.tolist() == ((toeplitz_matrix(r, n, l).astype(np.int64) @ x) % 2).tolist()
+    fast = toeplitz_hash(pack_bits(x), n, seed, l)
+    assert fast.size == (l + 7) // 8
+    assert unpack_bits(fast, l).tolist() == ref.tolist()
+    if l % 8:
+        assert fast[-1] >> (l % 8) == 0
+
+
+@pytest.mark.parametrize("n,l", [(200_003, 1), (180_000, 61), (131_073, 64)])
+def test_fast_equals_reference_multi_level(n, l):
+    # products above 2^CACHE_LOG chunks exercise the whole-array FFT levels
+    assert (2 * n + l) // 32 > 1 << CACHE_LOG
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 2, n).astype(np.uint8)
+    seed = toeplitz_seed(rng, n, l)
+    ref = toeplitz_reference(x, unpack_bits(seed, n + l - 1), l)
+    assert unpack_bits(toeplitz_hash(pack_bits(x), n, seed, l), l).tolist() == ref.tolist()
+
+
+def test_large_l_equals_carryless_product():
+    # l = n at a multi-level size, checked against a Python-int carry-less product
+    n = 150_001
+    rng = np.random.default_rng(11)
+    x = np.zeros(n, dtype=np.uint8)
+    x[rng.choice(n, 40, replace=False)] = 1  # sparse key keeps the Python check fast
+    seed = toeplitz_seed(rng, n, n)
+    fast = toeplitz_hash(pack_bits(x), n, seed, n)
+    r_rev = _int(reverse_bits(seed, 2 * n - 1))
+    expect = (_clmul_int(_int(pack_bits(x)), r_rev) >> (n - 1)) & ((1 << n) - 1)
+    assert _int(fast) == expect
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 3000), st.integers(0, 2**32 - 1))
+def test_gf2x_mul_matches_python_ints(na, nb, s):
+    rng = np.random.default_rng(s)
+    a = pack_bits(rng.integers(0, 2, na).astype(np.uint8))
+    b = pack_bits(rng.integers(0, 2, nb).astype(np.uint8))
+    p = gf2x_mul(a, na, b, nb)
+    assert p.size == (na + nb - 1 + 7) // 8
+    assert _int(p) == _clmul_int(_int(a), _int(b))
+
+
+def test_clmul_hardware_and_portable_agree_with_python():
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True)
+    b = rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True)
+    a[:2] = [0, 2**64 - 1]
+    b[:2] = [2**64 - 1, 2**64 - 1]
+    hw = clmul_array(a, b)
+    assert (hw == clmul_soft_array(a, b)).all()
+    for i in range(50):
+        p = _clmul_int(int(a[i]), int(b[i]))
+        assert int(hw[i, 0]) | (int(hw[i, 1]) << 64) == p
+    g = gf64_mul_array(a, b)
+    assert all(int(g[i]) == gf64_mul_int(int(a[i]), int(b[i])) for i in range(500))
+    assert isinstance(HAS_PCLMUL, bool)
+
+
+def test_gf64_polynomial_is_irreducible():
+    # Rabin: x^(2^64) = x mod f and gcd(x^(2^32) - x, f) = 1 (64's only prime factor is 2)
+    def sq_pow(k):
+        y = 2
+        for _ in range(k):
+            y = gf64_mul_int(y, y)
+        return y
+
+    assert sq_pow(64) == 2
+    f, g = (1 << 64) | 0b11011, sq_pow(32) ^ 2
+    while g:
+        f, g = g, _poly_mod(f, g)
+    assert f == 1
+
+
+def _poly_mod(a: int, b: int) -> int:
+    while a.bit_length() >= b.bit_length():
+        a ^= b << (a.bit_length() - b.bit_length())
+    return a
+
+
+def test_cantor_basis_and_fft_evaluates_at_subspace_points():
+    v = cantor_basis()
+    assert int(v[0]) == 1
+    for i in range(1, v.size):
+        assert gf64_mul_int(int(v[i]), int(v[i])) ^ int(v[i]) == int(v[i - 1])
+    rng = np.random.default_rng(7)
+    for m in (1, 2, 4):
+        f = rng.integers(0, 2**63, 1 << m, dtype=np.uint64)
+        vals = f.copy()
+        fft_forward(vals, v)
+        for k in range(1 << m):
+            # slot k holds the value at the bit-reversed point index (see fft_forward)
+            p = 0
+            kk = int(np.array(k))
+            for i in range(1, m + 1):
+                if (kk >> (i - 1)) & 1:
+                    p ^= int(v[m - i])
+            acc, pw = 0, 1
+            for c in f.tolist():
+                acc ^= gf64_mul_int(c, pw)
+                pw = gf64_mul_int(pw, p)
+            assert acc in vals.tolist()
+        back = vals.copy()
+        fft_inverse(back, v)
+        assert (back == f).all()
+
+
+@pytest.mark.parametrize("m", [CACHE_LOG + 2])
+def test_fft_round_trip_large(m):
+    f = np.random.default_rng(m).integers(0, 2**64 - 1, 1 << m, dtype=np.uint64, endpoint=True)
+    g = f.copy()
+    fft_forward(g, cantor_basis())
+    assert not (g == f).all()
+    fft_inverse(g, cantor_basis())
+    assert (g == f).all()
+
+
+@given(st.integers(1, 200), st.data())
+def test_bit_slice_and_reverse(n, data):
+    start = data.draw(st.integers(0, n - 1))
+    count = data.draw(st.integers(1, n - start))
+    bits = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.uint8)
+    packed = pack_bits(bits)
+    assert (
+        unpack_bits(bit_slice(packed, start, count), count).tolist()
+        == bits[start : start + count].tolist()
+    )
+    assert unpack_bits(reverse_bits(packed, n), n).tolist() == bits[::-1].tolist()
+
+
+def test_seed_is_reproducible_and_masked():
+    a = toeplitz_seed(np.random.default_rng(1), 10, 3)
+    b = toeplitz_seed(np.random.default_rng(1), 10, 3)
+    assert a.tolist() == b.tolist() and a.size == 2 and a[-1] >> 4 == 0
+    key = pack_bits(np.ones(10, dtype=np.uint8))
+    out, seed = privacy_amplify(key, 10, 3, np.random.default_rng(1))
+    assert seed.tolist() == a.tolist()
+    assert out.tolist() == toeplitz_hash(key, 10, a, 3).tolist()
+
+
+def test_padding_bits_of_inputs_are_ignored():
+    rng = np.random.default_rng(4)
+    key = pack_bits(rng.integers(0, 2, 13).astype(np.uint8))
+    seed = toeplitz_seed(rng, 13, 5)
+    dirty_key, dirty_seed = key.copy(), seed.copy()
+    dirty_key[-1] |= 0xE0
+    dirty_seed[-1] |= 0x80
+    assert (
+        toeplitz_hash(dirty_key, 13, dirty_seed, 5).tolist()
+        == toeplitz_hash(key, 13, seed, 5).tolist()
+    )
+
+
+def test_errors_name_the_parameter():
+    with pytest.raises(ConfigError, match="out_bits"):
+        toeplitz_hash(b"\x00", 8, b"\x00" * 2, 9)
+    with pytest.raises(ConfigError, match="seed must be 2 bytes"):
+        toeplitz_hash(b"\x00", 8, b"\x00", 4)
+    with pytest.raises(ConfigError, match="n_bits"):
+        toeplitz_seed(np.random.default_rng(0), 0, 1)
+    with pytest.raises(ConfigError, match="seed_bits"):
+        toeplitz_reference(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 2)
+    with pytest.raises(ConfigError, match="only 0 and 1"):
+        toeplitz_reference(np.full(4, 2, np.uint8), np.zeros(5, np.uint8), 2)
