@@ -55,17 +55,31 @@ def parse_gate(text: str) -> tuple[int, int, int]:
 
 
 def virtual_source_to_tagfile(source: Path, workdir: Path) -> Path:
-    """A tag file for the virtual tagger: the file itself or a recording's Bob events."""
+    """A tag file for the virtual tagger: the file itself, a recording's Bob events, or the
+    photon events of any time-tag file ``postproc.formats`` reads (PTU, HT2, quTAG, ...).
+
+    Only detection events travel as tag words; markers and sync records are not replayed.
+    """
+    if not source.exists():
+        raise ConfigError(f"--virtual {source}: no such file or directory")
     if source.is_file():
         with open(source, "rb") as f:
             if f.read(len(TAGFILE_MAGIC)) == TAGFILE_MAGIC:
                 return source
-        raise ConfigError(f"--virtual {source}: neither a tag file nor a recording directory")
+        from postproc.formats import open_timetag
+
+        reader = open_timetag(source)
+        try:
+            chunks = reader.chunks()
+            out = workdir / "virtual.qtag"
+            write_tagfile(out, chunks)
+        finally:
+            reader.close()
+        return out
     from postproc.recording import open_recording
 
-    rec = open_recording(source)
     out = workdir / "virtual.qtag"
-    write_tagfile(out, rec.iter_bob())
+    write_tagfile(out, open_recording(source).iter_bob())
     return out
 
 
