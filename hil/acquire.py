@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
                                "protocol_version": PROTOCOL_VERSION}}
             writer = stack.enter_context(RecordingWriter(args.out, meta))
         tty = sys.stderr.isatty()
-        last_line = time.monotonic()
+        board.t0 = last_line = time.monotonic()  # rates from here: device open, source ready
         with progress(f"acquire {device}", total=args.seconds) as advance:
             t_prev = time.monotonic()
             for chunk in chunks:
