@@ -187,6 +187,11 @@ def test_event_payload_and_status_round_trip():
     assert (base, first, lost, t2.tolist(), ch2.tolist()) == (100, 5, 2, t.tolist(), [0, 31, 4])
     with pytest.raises(ValueError):
         pack_event_payload(100, 0, 0, np.array([2**27 + 100]), np.array([0]))
+    with pytest.raises(ValueError):  # times within a frame never go back
+        pack_event_payload(100, 0, 0, np.array([200, 150]), np.array([0, 0]))
+    # tags count from the previous tag, so a frame may span far more than 2^27 ps
+    t = 100 + np.arange(1000, dtype=np.int64) * (2**27 - 1)
+    assert np.array_equal(unpack_event_payload(pack_event_payload(100, 0, 0, t, t % 32))[3], t)
     s = Status((1, 2, 3), 10, 4, 65536, 7, 8, 9, 11, 12, 1, tuple(range(32)))
     assert unpack_status(pack_status(s)) == s
 

@@ -39,7 +39,8 @@
 #define ACK_UNKNOWN_COMMAND 2u
 #define ACK_BAD_STATE 3u
 
-/* events payload: base_time_ps i64, first_index u64, fifo_lost u32, n_tags u32, tags u32 */
+/* events payload: base_time_ps i64, first_index u64, fifo_lost u32, n_tags u32, tags u32;
+ * tag = ps after the previous tag of the frame (the first: after base_time) | channel << 27 */
 #define EVENT_HEADER_SIZE 24u
 #define TAG_DT_BITS 27u
 #define TAG_DT_MASK ((1u << TAG_DT_BITS) - 1u)
