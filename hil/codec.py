@@ -596,12 +596,15 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                     continue
             q = np.uintp((HEADER_SIZE + EVENT_HEADER_SIZE) // 4)
             une = np.uintp(ne)
-            acc = base
-            for k in range(np.uintp(ntag)):  # unsigned indices: no wrap-around checks
+            nt = np.uintp(ntag)
+            for k in range(nt):  # unsigned indices: vectorised
                 w = np.int64(raw32[q + k])
-                acc += w & TAG_DT_MASK
-                out_t[une + k] = acc
+                out_t[une + k] = w & TAG_DT_MASK
                 out_ch[une + k] = w >> TAG_DT_BITS
+            acc = base
+            for k in range(nt):  # then the running sum, a short dependency chain per tag
+                acc += out_t[une + k]
+                out_t[une + k] = acc
             f[F_EV0] = ne
             f[F_NEV] = ntag
             f[F_BASE] = base
