@@ -16,7 +16,8 @@ frame ending in a full block ends with an extra 0x01 code. Encoded frames never 
 
 Event frames (type 0x01): payload = base_time_ps i64 | first_index u64 | fifo_lost u32 |
 n_tags u32 | n_tags x tag u32, where tag bits 0..26 = time in ps after the previous tag of the
-frame (the first tag: after base_time), unsigned, and bits 27..31 = channel. Times within a frame
+frame (the first tag: after base_time), unsigned, and bits 27..31 = channel, the whole word XORed
+with ``TAG_XOR`` = 0xA5A5A5A5 on the wire (so COBS blocks stay long). Times within a frame
 are therefore non-decreasing, and only a pause over 2^27 ps (134 us) between two events, an
 earlier event or a full frame starts a new frame. ``first_index`` numbers events from device
 boot, so the host counts events lost between frames exactly.
@@ -61,6 +62,7 @@ from hil.protocol import (
     TAG_DT_BITS,
     TAG_DT_MASK,
     TAG_MAX_CHANNEL,
+    TAG_XOR,
     Frame,
     FramingError,
 )
@@ -322,7 +324,7 @@ def pack_event_payload(base_time_ps: int, first_index: int, fifo_lost: int,
         raise ValueError(f"{t.shape[0]} tags exceed {MAX_TAGS_PER_FRAME} per frame")
     if np.any((dt < 0) | (dt > TAG_DT_MASK)) or np.any((ch < 0) | (ch > TAG_MAX_CHANNEL)):
         raise ValueError("a time step outside [0, 2^27) ps or a channel outside 0..31")
-    words = (dt | (ch << TAG_DT_BITS)).astype("<u4")
+    words = ((dt | (ch << TAG_DT_BITS)) ^ TAG_XOR).astype("<u4")
     head = np.array([(base_time_ps, first_index, fifo_lost, t.shape[0])],
                     dtype=[("b", "<i8"), ("f", "<u8"), ("l", "<u4"), ("n", "<u4")])
     return head.tobytes() + words.tobytes()
@@ -339,7 +341,7 @@ def unpack_event_payload(payload: bytes | np.ndarray) -> tuple[int, int, int, np
     if int(head["n"]) != n:
         raise FramingError(E_PAYLOAD, f"n_tags {int(head['n'])} but {n} tag words",
                            source="events", offset=20)
-    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64)
+    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64) ^ TAG_XOR
     base = int(head["b"])
     return (base, int(head["f"]), int(head["l"]), base + np.cumsum(w & TAG_DT_MASK),
             (w >> TAG_DT_BITS).astype(np.int16))
@@ -372,7 +374,7 @@ def _encode_events(t: np.ndarray, ch: np.ndarray, seq0: int, index0: int, max_ta
             if dt < 0 or dt > TAG_DT_MASK:
                 break
             prev = t[i + k]
-            w = dt | (np.int64(ch[i + k]) << TAG_DT_BITS)
+            w = (dt | (np.int64(ch[i + k]) << TAG_DT_BITS)) ^ TAG_XOR
             _put_le(raw, p, w, 4)
             p += 4
             k += 1
@@ -598,7 +600,7 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
             une = np.uintp(ne)
             nt = np.uintp(ntag)
             for k in range(nt):  # unsigned indices: vectorised
-                w = np.int64(raw32[q + k])
+                w = np.int64(raw32[q + k]) ^ TAG_XOR
                 out_t[une + k] = w & TAG_DT_MASK
                 out_ch[une + k] = w >> TAG_DT_BITS
             acc = base

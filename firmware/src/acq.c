@@ -147,7 +147,7 @@ static int append_word(acq_t *a, uint64_t word)
         a->ev_closed = 1; /* earlier, too long a pause, or full: the tag opens the next frame */
         return 0;
     }
-    uint32_t w = (uint32_t)(t - a->ev_prev) | ((uint32_t)ch << TAG_DT_BITS);
+    uint32_t w = ((uint32_t)(t - a->ev_prev) | ((uint32_t)ch << TAG_DT_BITS)) ^ TAG_XOR;
     a->ev_prev = t;
     put_le(ev_payload(a) + EVENT_HEADER_SIZE + 4u * a->ev_tags, w, 4);
     a->ev_tags++;

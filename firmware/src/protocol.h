@@ -44,6 +44,7 @@
 #define EVENT_HEADER_SIZE 24u
 #define TAG_DT_BITS 27u
 #define TAG_DT_MASK ((1u << TAG_DT_BITS) - 1u)
+#define TAG_XOR 0xA5A5A5A5u /* tag words are scrambled on the wire: long COBS blocks */
 #define MAX_TAGS_PER_FRAME ((MAX_PAYLOAD - EVENT_HEADER_SIZE) / 4u)
 
 /* tag word from the time tagger FIFO: bits 0..58 time ps, bits 59..63 channel */
