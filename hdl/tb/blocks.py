@@ -28,6 +28,18 @@ def _ldpc_params() -> dict:
 
 
 BLOCKS: dict[str, dict] = {
+    "sifter": {
+        "params": {"QW": 47, "LOGW": 10},
+        "bench_build": "sifter",
+        "item": "detection",
+        "reference": "postproc.sift.kernel.sift_kernel",
+    },
+    "tag_decoder": {
+        "params": {"LAYOUT": 2},
+        "bench_build": "tag_decoder_hydraharp2",
+        "item": "32-bit record",
+        "reference": "postproc.formats.pq_kernels.decode_t2_words",
+    },
     "ldpc_decoder": {
         "params": _ldpc_params,
         "bench_build": "ldpc_z8_4x8_nms",

@@ -67,6 +67,18 @@ def _ldpc(**kw):
     return run_ldpc_bench(kw.pop("build"), 8, 4, 8, 1, DEC_A, 25, 0.06, **kw)
 
 
+def _tag_decoder(**kw):
+    from tb.test_tag_decoder import run_tag_decoder_bench
+
+    return run_tag_decoder_bench(kw.pop("build"), "hydraharp2", 2000, **kw)
+
+
+def _sifter(**kw):
+    from tb.test_sifter import run_sifter_bench
+
+    return run_sifter_bench(kw.pop("build"), **kw)
+
+
 # case -> runs the bench in the given build folder
 CASES = {
     "syndrome_xor_to_or": lambda build: _syndrome(
@@ -101,6 +113,16 @@ CASES = {
             "ldpc_decoder", "rn = (par[r] ^ q2[PB-1]) ? -g : g;", "rn = par[r] ? -g : g;", "sign"
         ),
     ),
+    # an overflow record with count 0 adds nothing instead of one wrap
+    "tag_decoder_zero_count": lambda build: _tag_decoder(
+        build=build,
+        sources=mutant("tag_decoder", "? (64'd1 << 25) :", "? 64'd0 :", "zero"),
+    ),
+    # the remainder of a negative x taken as if x were positive
+    "sifter_negative_remainder": lambda build: _sifter(
+        build=build,
+        sources=mutant("sifter", "wire [63:0] rr  = neg[QW] ?", "wire [63:0] rr  = 1'b0 ?", "neg"),
+    ),
     "toeplitz_broken_reference": lambda build: _toeplitz(
         build=build, reference=_toeplitz_reference_transposed
     ),
@@ -117,14 +139,18 @@ def test_bench_fails_on_broken_rtl_or_reference(case):
     assert "mismatches" in results
 
 
-@pytest.mark.parametrize("block", ["syndrome", "toeplitz", "frame_codec", "ldpc_decoder"])
+@pytest.mark.parametrize(
+    "block", ["syndrome", "toeplitz", "frame_codec", "ldpc_decoder", "tag_decoder"]
+)
 def test_unbroken_control_passes(block):
     """The same small runs with the real RTL and reference pass (so the failures above are
-    caused by the mutations, not by the small runs)."""
+    caused by the mutations, not by the small runs). The sifter's mutation runs the full bench
+    configuration, whose unmutated run is test_sifter.py."""
     runs = {
         "syndrome": _syndrome,
         "toeplitz": _toeplitz,
         "frame_codec": _frame_codec,
         "ldpc_decoder": _ldpc,
+        "tag_decoder": _tag_decoder,
     }
     runs[block](build=f"mutant_control_{block}")
