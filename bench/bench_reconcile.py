@@ -5,7 +5,8 @@ to it.
 Per QBER point: F frames of a BSC(QBER) (exact Bernoulli errors, seeded) go through the full blind
 protocol (``reconcile_local``): ``f`` = ledger total / (F * N * h(QBER)) over *all* frames (failed
 ones included), ``fer`` = frames still failing after the blind rounds, ``rounds`` = mean decoding
-rounds per frame. Throughput: the first-round decoding of the same frames, timed once on one
+rounds per frame, ``mbps_per_core_blind`` = key bits per CPU second of the whole exchange (all
+rounds, Python included). Throughput: the first-round decoding of the same frames, timed once on one
 thread (CPU time: ``mbps_per_core``) and once on all threads (wall time: ``mbps_machine``), in key
 bits (N per frame) per second. ``ldpc`` BpDecoder (product_sum, same max_iter, per-bit channel
 probabilities: q on key bits, 0.5 punctured, 1e-9 shortened) decodes the first ``--ldpc-frames`` of
@@ -15,6 +16,7 @@ those round-one frames; ``fer1`` is our round-one FER on the same subset.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 
@@ -45,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--seed", type=int, default=1)
+    # also accepted after the benchmark name: `qkdpp bench reconcile --quick --json`
+    p.add_argument("--quick", dest="quick_here", action="store_true", help="short run (CI)")
+    p.add_argument("--json", dest="json_here", action="store_true", help="print JSON")
 
 
 def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
@@ -56,7 +61,8 @@ def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
 
 def _decode(cfg: ReconcileConfig, code, llr, synd):
     if cfg.decoder == "float":
-        return decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha)
+        return decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
+                            stall=cfg.stall)
     return decode_layered_fixed(code.base, code.Z, quantize_llr(llr, cfg.llr_scale, cfg.post_bits),
                                 synd, max_iter=cfg.max_iter, post_bits=cfg.post_bits,
                                 msg_bits=cfg.msg_bits)
@@ -82,7 +88,7 @@ def _ldpc_baseline(layout, x_full, y_full, q, max_iter, frames):
 
 
 def run(args: argparse.Namespace) -> dict:
-    quick = bool(getattr(args, "quick", False))
+    quick = bool(getattr(args, "quick", False) or getattr(args, "quick_here", False))
     qbers = [q / 100 for q in (args.qber or DEFAULT_QBERS)]
     F = args.frames or (40 if quick else 1000)
     F_ldpc = min(F, args.ldpc_frames or (4 if quick else 20))
@@ -98,7 +104,9 @@ def run(args: argparse.Namespace) -> dict:
         code, N = lay.code, lay.n_key
         a = rng.integers(0, 2, (F, N), dtype=np.uint8)
         b = a ^ (rng.random(a.shape) < q).astype(np.uint8)
+        c0 = time.process_time()  # CPU of all threads: the whole blind exchange, per core
         ra, rb, la, _, n_msgs = reconcile_local(a, b, q, rng, cfg, lay)
+        cpu_blind = time.process_time() - c0
         wrong = int((ra.key != rb.key).any(axis=1).sum()) if ra.kept.size else 0
         # round one again, timed: the same frames, Alice's punctured bits drawn afresh
         x_full = np.zeros((F, code.n), dtype=np.uint8)
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> dict:
             "fer1": float(1 - ok1.mean()),
             "iters1": float(iters.mean()),
             "mbps_per_core": mbps_core,
+            "mbps_per_core_blind": F * N / cpu_blind / 1e6,
             "mbps_machine": F * N / wall / 1e6,
             "threads": threads,
             "ldpc_frames": F_ldpc,
@@ -157,10 +166,13 @@ def run(args: argparse.Namespace) -> dict:
             "cascade_round_trips": float(np.mean(crt)),
         })
     return {"decoder": args.decoder, "family": args.family,
-            "max_punct_frac": cfg.max_punct_frac, "rows": rows}
+            "max_punct_frac": cfg.max_punct_frac, "rows": rows,
+            "as_json": bool(getattr(args, "json_here", False))}
 
 
 def format_text(result: dict) -> str:
+    if result.get("as_json"):
+        return json.dumps(result, indent=2)
     hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'fer1':>6} "
            f"{'Mb/s/core':>9} {'Mb/s':>6} {'ldpcMb/s':>8} {'x':>6} {'ldpcFER':>7} {'ourFER1':>7} "
            f"{'casc f':>6} {'casc RT':>7}")

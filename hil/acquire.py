@@ -55,17 +55,31 @@ def parse_gate(text: str) -> tuple[int, int, int]:
 
 
 def virtual_source_to_tagfile(source: Path, workdir: Path) -> Path:
-    """A tag file for the virtual tagger: the file itself or a recording's Bob events."""
+    """A tag file for the virtual tagger: the file itself, a recording's Bob events, or the
+    photon events of any time-tag file ``postproc.formats`` reads (PTU, HT2, quTAG, ...).
+
+    Only detection events travel as tag words; markers and sync records are not replayed.
+    """
+    if not source.exists():
+        raise ConfigError(f"--virtual {source}: no such file or directory")
     if source.is_file():
         with open(source, "rb") as f:
             if f.read(len(TAGFILE_MAGIC)) == TAGFILE_MAGIC:
                 return source
-        raise ConfigError(f"--virtual {source}: neither a tag file nor a recording directory")
+        from postproc.formats import open_timetag
+
+        reader = open_timetag(source)
+        try:
+            chunks = reader.chunks()
+            out = workdir / "virtual.qtag"
+            write_tagfile(out, chunks)
+        finally:
+            reader.close()
+        return out
     from postproc.recording import open_recording
 
-    rec = open_recording(source)
     out = workdir / "virtual.qtag"
-    write_tagfile(out, rec.iter_bob())
+    write_tagfile(out, open_recording(source).iter_bob())
     return out
 
 
@@ -99,8 +113,10 @@ def _serial_chunks(link: SerialLink, args: argparse.Namespace) -> Iterator[Event
     try:
         yield from link.chunks(seconds=args.seconds, n_events=args.events,
                                idle_timeout=args.idle_timeout)
-    finally:
+    except GeneratorExit:  # the caller has enough events: stop without draining
         link.stop()
+        raise
+    yield from link.finish()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
                                "protocol_version": PROTOCOL_VERSION}}
             writer = stack.enter_context(RecordingWriter(args.out, meta))
         tty = sys.stderr.isatty()
-        last_line = time.monotonic()
+        board.t0 = last_line = time.monotonic()  # rates from here: device open, source ready
         with progress(f"acquire {device}", total=args.seconds) as advance:
             t_prev = time.monotonic()
             for chunk in chunks:

@@ -15,9 +15,12 @@ zero) followed by the block's non-zero bytes. The encoder always emits the last 
 frame ending in a full block ends with an extra 0x01 code. Encoded frames never contain 0x00.
 
 Event frames (type 0x01): payload = base_time_ps i64 | first_index u64 | fifo_lost u32 |
-n_tags u32 | n_tags x tag u32, where tag bits 0..26 = time after base_time in ps (unsigned) and
-bits 27..31 = channel. ``first_index`` numbers events from device boot, so the host counts events
-lost between frames exactly.
+n_tags u32 | n_tags x tag u32, where tag bits 0..26 = time in ps after the previous tag of the
+frame (the first tag: after base_time), unsigned, and bits 27..31 = channel, the whole word XORed
+with ``TAG_XOR`` = 0xA5A5A5A5 on the wire (so COBS blocks stay long). Times within a frame
+are therefore non-decreasing, and only a pause over 2^27 ps (134 us) between two events, an
+earlier event or a full frame starts a new frame. ``first_index`` numbers events from device
+boot, so the host counts events lost between frames exactly.
 
 Public pure functions: :func:`crc32c`, :func:`cobs_encode`, :func:`cobs_decode`,
 :func:`encode_frame`, :func:`decode_frame`, :func:`pack_event_payload`,
@@ -59,6 +62,7 @@ from hil.protocol import (
     TAG_DT_BITS,
     TAG_DT_MASK,
     TAG_MAX_CHANNEL,
+    TAG_XOR,
     Frame,
     FramingError,
 )
@@ -311,15 +315,16 @@ def decode_frame(encoded: bytes | np.ndarray) -> Frame:
 
 def pack_event_payload(base_time_ps: int, first_index: int, fifo_lost: int,
                        t: np.ndarray, ch: np.ndarray) -> bytes:
-    """EVENTS payload for events ``(t, ch)``: each ``t - base_time_ps`` must fit in 27 bits."""
+    """EVENTS payload for events ``(t, ch)``: each step from ``base_time_ps`` to the first event
+    and from one event to the next must be in [0, 2^27) ps."""
     t = np.asarray(t, dtype=np.int64)
     ch = np.asarray(ch, dtype=np.int64)
-    dt = t - base_time_ps
+    dt = np.diff(t, prepend=np.int64(base_time_ps))
     if t.shape[0] > MAX_TAGS_PER_FRAME:
         raise ValueError(f"{t.shape[0]} tags exceed {MAX_TAGS_PER_FRAME} per frame")
     if np.any((dt < 0) | (dt > TAG_DT_MASK)) or np.any((ch < 0) | (ch > TAG_MAX_CHANNEL)):
-        raise ValueError("event time outside [base, base + 2^27 ps) or channel outside 0..31")
-    words = (dt | (ch << TAG_DT_BITS)).astype("<u4")
+        raise ValueError("a time step outside [0, 2^27) ps or a channel outside 0..31")
+    words = ((dt | (ch << TAG_DT_BITS)) ^ TAG_XOR).astype("<u4")
     head = np.array([(base_time_ps, first_index, fifo_lost, t.shape[0])],
                     dtype=[("b", "<i8"), ("f", "<u8"), ("l", "<u4"), ("n", "<u4")])
     return head.tobytes() + words.tobytes()
@@ -336,9 +341,9 @@ def unpack_event_payload(payload: bytes | np.ndarray) -> tuple[int, int, int, np
     if int(head["n"]) != n:
         raise FramingError(E_PAYLOAD, f"n_tags {int(head['n'])} but {n} tag words",
                            source="events", offset=20)
-    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64)
+    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64) ^ TAG_XOR
     base = int(head["b"])
-    return (base, int(head["f"]), int(head["l"]), base + (w & TAG_DT_MASK),
+    return (base, int(head["f"]), int(head["l"]), base + np.cumsum(w & TAG_DT_MASK),
             (w >> TAG_DT_BITS).astype(np.int16))
 
 
@@ -352,7 +357,8 @@ def _put_le(buf: np.ndarray, off: int, value: int, nbytes: int) -> None:
 def _encode_events(t: np.ndarray, ch: np.ndarray, seq0: int, index0: int, max_tags: int,
                    T: np.ndarray, out: np.ndarray) -> tuple[int, int]:
     """Pack events into consecutive EVENTS frames, firmware rule: a frame ends when full or when
-    the next event lies outside [base, base + 2^27 ps). Returns (bytes written, frames)."""
+    the next event is earlier than, or 2^27 ps or more after, the previous one. Returns (bytes
+    written, frames)."""
     raw = np.empty(MAX_RAW, dtype=np.uint8)
     n = t.shape[0]
     i = 0
@@ -360,13 +366,15 @@ def _encode_events(t: np.ndarray, ch: np.ndarray, seq0: int, index0: int, max_ta
     seq = seq0
     while i < n:
         base = t[i]
+        prev = base
         k = 0
         p = HEADER_SIZE + EVENT_HEADER_SIZE
         while i + k < n and k < max_tags:
-            dt = t[i + k] - base
+            dt = t[i + k] - prev
             if dt < 0 or dt > TAG_DT_MASK:
                 break
-            w = dt | (np.int64(ch[i + k]) << TAG_DT_BITS)
+            prev = t[i + k]
+            w = (dt | (np.int64(ch[i + k]) << TAG_DT_BITS)) ^ TAG_XOR
             _put_le(raw, p, w, 4)
             p += 4
             k += 1
@@ -503,18 +511,14 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
         z = _find_zero(buf, np.uintp(pos), un)
         if z == un:
             # no delimiter after pos: keep the tail unless it is already too long to be a frame
-            if n - pos > MAX_ENCODED and state[S_SYNCED] == 1:
+            # (while joining the stream too: the bytes may still turn out to be a whole frame)
+            if n - pos > MAX_ENCODED:
                 finfo[nf, :] = 0
-                finfo[nf, F_STATUS] = E_LENGTH
+                finfo[nf, F_STATUS] = E_LENGTH if state[S_SYNCED] == 1 else E_SKIPPED
                 finfo[nf, F_OFFSET] = pos
-                nf += 1
-                state[S_SYNCED] = 0
-                pos = n
-            elif state[S_SYNCED] == 0 and n > pos:
-                finfo[nf, :] = 0
-                finfo[nf, F_STATUS] = E_SKIPPED
                 finfo[nf, F_PLEN] = n - pos
                 nf += 1
+                state[S_SYNCED] = 0
                 pos = n
             break
         z = np.int64(z)
@@ -594,10 +598,15 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                     continue
             q = np.uintp((HEADER_SIZE + EVENT_HEADER_SIZE) // 4)
             une = np.uintp(ne)
-            for k in range(np.uintp(ntag)):  # unsigned indices: vectorised
-                w = np.int64(raw32[q + k])
-                out_t[une + k] = base + (w & TAG_DT_MASK)
+            nt = np.uintp(ntag)
+            for k in range(nt):  # unsigned indices: vectorised
+                w = np.int64(raw32[q + k]) ^ TAG_XOR
+                out_t[une + k] = w & TAG_DT_MASK
                 out_ch[une + k] = w >> TAG_DT_BITS
+            acc = base
+            for k in range(nt):  # then the running sum, a short dependency chain per tag
+                acc += out_t[une + k]
+                out_t[une + k] = acc
             f[F_EV0] = ne
             f[F_NEV] = ntag
             f[F_BASE] = base

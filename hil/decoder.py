@@ -23,6 +23,8 @@ from hil.codec import (
     F_SEQ,
     F_STATUS,
     F_TYPE,
+    S_HAVE_INDEX,
+    S_NEXT_INDEX,
     S_REJOIN,
     S_RESTARTS,
     S_SYNCED,
@@ -77,6 +79,17 @@ class StreamDecoder:
         self._state[S_SYNCED] = 0
         self._state[S_REJOIN] = 1
         self.stats.reconnects += 1
+
+    def account_tail(self, sent_events: int) -> int:
+        """Count as lost the events the device reports sent (STATUS ``sent_events``, numbered
+        from boot like ``first_index``) beyond the last delivered frame: losses at the very end
+        of a stream, which no later frame reveals. Call once the link is drained."""
+        if not self._state[S_HAVE_INDEX]:
+            return 0
+        lost = max(0, int(sent_events) - int(self._state[S_NEXT_INDEX]))
+        self._state[S_NEXT_INDEX] += lost
+        self.stats.lost_events += lost
+        return lost
 
     def feed(self, data: bytes | bytearray | memoryview | np.ndarray) -> DecodeResult:
         new = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)

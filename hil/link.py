@@ -219,6 +219,13 @@ class SerialLink:
     def stop(self) -> None:
         self.command(T_STOP)
 
+    def finish(self, quiet_s: float = 0.3) -> Iterator[EventChunk]:
+        """STOP, yield the chunks still in flight until the link is quiet for ``quiet_s``, then
+        ask the device how many events it sent and count any never received as lost."""
+        self.stop()
+        yield from self.chunks(idle_timeout=quiet_s)
+        self.decoder.account_tail(self.status().sent_events)
+
     def ping(self, data: bytes = b"qkdpp") -> float:
         """Round-trip time in seconds."""
         t0 = time.perf_counter()

@@ -66,9 +66,12 @@ ERROR_NAMES = {
 # Event frames: payload header then n tag words of 32 bits.
 EVENT_HEADER = struct.Struct("<qQII")  # base_time_ps, first_index, fifo_lost, n_tags
 EVENT_HEADER_SIZE = EVENT_HEADER.size  # 24
-TAG_DT_BITS = 27  # bits 0..26: time after base_time in ps; bits 27..31: channel
+TAG_DT_BITS = 27  # bits 0..26: ps after the previous tag (first: after base_time); 27..31: channel
 TAG_DT_MASK = (1 << TAG_DT_BITS) - 1
 TAG_MAX_CHANNEL = 31
+# Tag words go on the wire XORed with this constant: dt and channel are small numbers whose
+# zero bytes would cut COBS into ~4-byte blocks; scrambled, blocks are ~254 bytes long.
+TAG_XOR = 0xA5A5A5A5
 MAX_TAGS_PER_FRAME = (MAX_PAYLOAD - EVENT_HEADER_SIZE) // 4  # 1018
 
 # Status frames.

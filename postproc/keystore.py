@@ -137,7 +137,10 @@ class KeyStore:
         self.path = Path(path)
         if self.path.is_dir():
             raise KeyStoreError(f"{self.path}: is a directory, expected a key store file")
-        _create_private(self.path)
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            raise KeyStoreError(f"{self.path}: cannot create key store ({exc.strerror})") from None
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(

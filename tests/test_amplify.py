@@ -84,27 +84,30 @@ def test_fast_equals_reference_and_matrix(n, data):
         assert fast[-1] >> (l % 8) == 0
 
 
-@pytest.mark.parametrize("n,l", [(200_003, 1), (180_000, 61), (131_073, 64)])
+@pytest.mark.parametrize("n,l", [(1_100_003, 1), (1_050_000, 61), (600_000, 64)])
 def test_fast_equals_reference_multi_level(n, l):
-    # products above 2^CACHE_LOG chunks exercise the whole-array FFT levels
+    # products above 2^CACHE_LOG chunks exercise the levels above the cache block
     assert (2 * n + l) // 32 > 1 << CACHE_LOG
     rng = np.random.default_rng(n)
     x = rng.integers(0, 2, n).astype(np.uint8)
     seed = toeplitz_seed(rng, n, l)
     ref = toeplitz_reference(x, unpack_bits(seed, n + l - 1), l)
-    assert unpack_bits(toeplitz_hash(pack_bits(x), n, seed, l), l).tolist() == ref.tolist()
+    fast = toeplitz_hash(pack_bits(x), n, seed, l)
+    assert unpack_bits(fast, l).tolist() == ref.tolist()
+    assert toeplitz_hash(pack_bits(x), n, seed, l, threads=1).tolist() == fast.tolist()
 
 
 def test_large_l_equals_carryless_product():
     # l = n at a multi-level size, checked against a Python-int carry-less product
-    n = 150_001
+    n = 1_100_001  # two levels above the cache block
     rng = np.random.default_rng(11)
     x = np.zeros(n, dtype=np.uint8)
     x[rng.choice(n, 40, replace=False)] = 1  # sparse key keeps the Python check fast
     seed = toeplitz_seed(rng, n, n)
     fast = toeplitz_hash(pack_bits(x), n, seed, n)
     r_rev = _int(reverse_bits(seed, 2 * n - 1))
-    expect = (_clmul_int(_int(pack_bits(x)), r_rev) >> (n - 1)) & ((1 << n) - 1)
+    product = _clmul_int(r_rev, _int(pack_bits(x)))  # loops over the 40 set bits of x
+    expect = (product >> (n - 1)) & ((1 << n) - 1)
     assert _int(fast) == expect
 
 

@@ -449,7 +449,7 @@ def test_key_length_non_increasing_in_errors(protocol, data, extra):
     key, i = data.draw(st.sampled_from(MONOTONE_ERRORS[protocol]))
     nkey = "n_" + key[-1]
     more = {k: list(v) for k, v in c.items()}
-    more[key][i] = c[key][i] + extra * (c[nkey][i] - c[key][i])
+    more[key][i] = min(c[nkey][i], c[key][i] + extra * (c[nkey][i] - c[key][i]))  # m <= n exactly
     assert _l(protocol, mu, p_mu, more, lam) <= _l(protocol, mu, p_mu, c, lam)
 
 

@@ -54,7 +54,20 @@ def test_finite_key_rusca_and_abort(tmp_path, capsys):
     assert out["s_Z0_upper"] > 0
 
 
+def test_finite_key_sampling_phase_bound_option(tmp_path, capsys):
+    zero_x_errors = {**KLENM_INPUT, "m_X": [0.0, 0.0, 0.0]}
+    assert main(["finite-key", write(tmp_path, zero_x_errors), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    strict_input = {**zero_x_errors, "sampling_phase_bound": True}
+    assert main(["finite-key", write(tmp_path, strict_input), "--json"]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert default["phi_Z"] == 0.0 and strict["phi_Z"] == default["phi_Z_sampling"] > 0.0
+    assert strict["key_length"] < default["key_length"]
+    assert strict["conventions"]["sampling_phase_bound"] is True
+
+
 @pytest.mark.parametrize("data,needle", [
+    ({**KLENM_INPUT, "sampling_phase_bound": 1}, "sampling_phase_bound"),
     ({**KLENM_INPUT, "m_X": [901.5, 1590.6, 600.0]}, "m_X[2]"),
     ({**KLENM_INPUT, "mu": [0.1, 0.2, 0.0]}, "mu"),
     ({k: v for k, v in KLENM_INPUT.items() if k != "eps_cor"}, "eps_cor"),

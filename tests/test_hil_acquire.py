@@ -61,3 +61,25 @@ def test_channel_map_parsing(text, expected):
     from hil.acquire import parse_channel_map
 
     assert parse_channel_map(text) == expected
+
+
+REAL_T2 = "/work/shared/data/picoquant-sample-data/picoharp_v30_t2.ptu"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(REAL_T2), reason="shared sample data absent")
+def test_acquire_real_picoharp_file_through_firmware(tmp_path, capsys):
+    from postproc.formats import open_timetag
+
+    reader = open_timetag(REAL_T2)
+    chunks = list(reader.chunks())
+    reader.close()
+    t = np.concatenate([c.t for c in chunks])
+    ch = np.concatenate([c.ch for c in chunks])
+    out = tmp_path / "rec"
+    assert main(["acquire", "--virtual", REAL_T2, "--out", str(out), "--events",
+                 str(t.shape[0]), "--idle-timeout", "20", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["link"]["bad_frames"] == 0 and summary["link"]["lost_events"] == 0
+    got = list(open_recording(out).iter_bob())
+    assert np.array_equal(np.concatenate([c.t for c in got]), t)
+    assert np.array_equal(np.concatenate([c.ch for c in got]), ch)

@@ -187,6 +187,11 @@ def test_event_payload_and_status_round_trip():
     assert (base, first, lost, t2.tolist(), ch2.tolist()) == (100, 5, 2, t.tolist(), [0, 31, 4])
     with pytest.raises(ValueError):
         pack_event_payload(100, 0, 0, np.array([2**27 + 100]), np.array([0]))
+    with pytest.raises(ValueError):  # times within a frame never go back
+        pack_event_payload(100, 0, 0, np.array([200, 150]), np.array([0, 0]))
+    # tags count from the previous tag, so a frame may span far more than 2^27 ps
+    t = 100 + np.arange(1000, dtype=np.int64) * (2**27 - 1)
+    assert np.array_equal(unpack_event_payload(pack_event_payload(100, 0, 0, t, t % 32))[3], t)
     s = Status((1, 2, 3), 10, 4, 65536, 7, 8, 9, 11, 12, 1, tuple(range(32)))
     assert unpack_status(pack_status(s)) == s
 
@@ -254,3 +259,16 @@ def test_corrupted_stream_never_delivers_a_wrong_event(edits, cuts):
     assert s.events + s.lost_events <= _STREAM_T.shape[0]
     if not edits:
         assert s.events == _STREAM_T.shape[0] and s.bad_frames == 0
+
+
+def test_joining_keeps_a_frame_split_across_reads():
+    wire = encode_frame(T_PING, 1, b"abcdef")
+    dec = StreamDecoder(synced=False)
+    assert dec.feed(wire[:7]).control == []
+    assert [f.payload for f in dec.feed(wire[7:]).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 0 and dec.stats.bad_frames == 0
+    # a run of garbage longer than any frame is dropped while joining, then the stream syncs
+    dec = StreamDecoder(synced=False)
+    dec.feed(b"\x07" * 5000)
+    assert [f.payload for f in dec.feed(b"\x00" + wire).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 5000 and dec.stats.bad_frames == 0

@@ -106,22 +106,27 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
         opener = _faulty_opener(vt.device, log, rng, p=0.15, disconnect_after=[250_000, 200_000])
         with SerialLink(opener, name=vt.device) as link:
             link.start()
-            # every event is either delivered or counted lost; nothing else may end the stream
-            chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=20))
-            link.stop()
+            # ends when every event is delivered or counted lost, or, if the last frames were
+            # damaged (no later frame reveals the loss), when the stream goes quiet
+            chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=3))
+            chunks += list(link.finish())
+            status = link.status()
     got_t, got_ch = concat_chunks(chunks)
     idx = np.concatenate([np.arange(a, b) for a, b in log.passed_ranges])
     assert np.array_equal(got_t, t[idx]) and np.array_equal(got_ch, ch[idx])  # all good, only good
     s = link.stats
     assert log.damaged_frames > 20 and set(log.by_fault) == {"bitflip", "drop_byte", "dup_byte",
                                                              "truncate", "dup_frame"}
-    assert log.damaged_frames <= s.bad_frames <= 2 * log.damaged_frames
+    # a damaged frame counts once as bad (twice if a flipped bit planted a delimiter), except
+    # when it is the first frame after a reconnect: the decoder then skips it as a partial frame
+    assert log.damaged_frames - log.disconnects <= s.bad_frames <= 2 * log.damaged_frames
     assert s.duplicate_frames == log.duplicated_frames
     assert s.reconnects == log.disconnects == 2
     assert s.missing_frames >= log.damaged_frames
+    assert status.sent_events == t.shape[0]
     assert s.events == got_t.shape[0] and s.events + s.lost_events == t.shape[0]
     specials_missed = sum(int(c.specials.gap_missed.sum()) for c in chunks)
-    assert specials_missed == s.lost_events
+    assert specials_missed <= s.lost_events  # losses at the very end have no gap record
 
 
 def test_device_vanishes_and_returns(tagfile):

@@ -77,6 +77,8 @@ def test_rejects_bad_input(tmp_path):
             store.add("not-a-uuid", 1, b"\x00", 8, **META)
         with pytest.raises(KeyStoreError, match="qber"):
             store.add(uuid.uuid4(), 1, b"\x00", 8, **{**META, "qber": 0.7})
+    with pytest.raises(KeyStoreError, match="cannot create"):
+        KeyStore(tmp_path / "missing-dir" / "k.db")
     bad = tmp_path / "junk.db"
     bad.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(KeyStoreError, match=r"junk\.db"):

@@ -257,3 +257,12 @@ def test_alice_and_bob_over_tcp() -> None:
         th.join(60)
     assert alice.secret_bits > 0 and alice.secret_bits == out["bob"].secret_bits
     assert sa.keys.keys() == sb.keys.keys() and all(sa.keys[k] == sb.keys[k] for k in sa.keys)
+
+
+def test_block_too_small_for_a_frame_aborts_on_both_sides() -> None:
+    """Alice cannot fill one LDPC frame: she tells Bob, who is waiting for the syndromes."""
+    a_blocks, b_run = fake_link(2, 150_000, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, seed=2)
+    cfg = CFG.replace(block_slots=150_000, timeout_s=20.0)
+    res = run_pair(a_blocks, b_run, cfg, seed=2)
+    assert len(res.alice.blocks) == len(res.bob.blocks) == 2
+    assert all("less than one frame" in b.aborted for b in res.alice.blocks + res.bob.blocks)

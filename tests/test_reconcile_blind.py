@@ -30,6 +30,9 @@ def _cache(tmp_path_factory, monkeypatch):
 def test_layout_bookkeeping():
     code = family_codes("hw")[-1]
     lay = make_layout(code, 40, 100, 7)
+    sizes = [lay.reveal_after(r) for r in range(1, 12)]
+    assert sizes[:6] == [7, 7, 7, 7, 14, 28]
+    assert sum(sizes) <= 40 + lay.n_key // 2 and sizes[-1] == 0  # budget: half the key stays
     allpos = np.concatenate([lay.punct_pos, lay.short_pos, lay.key_pos])
     assert np.array_equal(np.sort(allpos), np.arange(code.n))  # a partition of the frame
     assert lay.n_key == code.n - 140
@@ -57,10 +60,13 @@ def test_round_trip_keys_agree_and_ledgers_match(qber, punct):
     assert np.array_equal(ra.key, a[ra.kept])
     assert ra.n_failed == F - ra.kept.size and ra.kept.size >= F * 0.8
     assert la.as_dict() == lb.as_dict()
+    ok = ~wrong
+    assert np.array_equal(rb.errors[ok], (b[ra.kept] != a[ra.kept]).sum(axis=1)[ok])
+    assert abs(rb.observed_qber - qber) < 0.3 * qber
     code = lay.code
     assert la.entries["syndrome"] == F * (code.m - lay.n_punct)
     # every reveal round opens reveal_size bits per frame still failing
-    extra = sum(int(r) - 1 for r in rb.rounds) * lay.reveal_size
+    extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
     assert la.entries.get("revealed", 0) == extra
     assert n_msgs == 2 * int(rb.rounds.max())
 
@@ -75,7 +81,7 @@ def test_failed_frames_are_discarded_not_passed_on():
     ra, rb, la, _, _ = reconcile_local(a, b, 0.02, rng, cfg)
     assert ra.kept.tolist() == rb.kept.tolist() == [0]
     assert ra.n_failed == rb.n_failed == 5
-    assert la.entries["revealed"] == 5 * lay.reveal_size  # one reveal round, five failing frames
+    assert la.entries["revealed"] == 5 * lay.reveal_after(1)  # one reveal round, five frames
     assert np.array_equal(rb.key, a[:1])
 
 
@@ -94,3 +100,15 @@ def test_messages_are_frozen_and_alice_rejects_bad_requests():
     bad.positions[0] = lay.short_pos[0]  # a known bit
     with pytest.raises(ProtocolError):
         alice_reveal(st_a, bad, la)
+
+
+def test_round_trip_with_fixed_point_decoder():
+    cfg = replace(HW, decoder="fixed")
+    lay = choose_layout(0.05, cfg)
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2, (20, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, rng, cfg)
+    assert ra.kept.size >= 16 and np.array_equal(ra.kept, rb.kept)
+    assert (ra.key != rb.key).any(axis=1).sum() <= 1
+    assert la.as_dict() == lb.as_dict()

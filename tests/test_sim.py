@@ -200,3 +200,54 @@ def test_clock_offset_drift_and_determinism():
     expect = expect + np.round(expect * 2e-6).astype(np.int64) - 1_000_000
     assert np.abs(sync1 - expect).max() <= 1
     assert tr.events_before_bob_start > 0
+
+
+def _outcome(u, thr):
+    c = sum(int(u >= t) for t in thr)
+    x = int(c >= 3)
+    return (x << 1) | ((c - 3 * x) << 2)
+
+
+@pytest.mark.parametrize(
+    "probs", [(0.9, (0.7, 0.2, 0.1)), (0.5, (0.5, 0.5, 0.0)), (1.0, (1, 0, 0))]
+)
+def test_alice_table_is_exact(probs):
+    from postproc.sim.bb84 import alice_table, alice_thresholds
+
+    thr = alice_thresholds(*probs)
+    table = alice_table(thr)
+    v = np.flatnonzero(table != 0xFF)
+    lo, hi = v << 15, (v << 15) + (1 << 15) - 1
+    # a table entry is the outcome of every 31-bit u in its range
+    for ends in (lo, hi):
+        got = [_outcome(int(u), thr) for u in ends[:: max(1, len(ends) // 4000)]]
+        assert got == table[v][:: max(1, len(ends) // 4000)].tolist()
+    assert (table == 0xFF).sum() <= 5
+
+
+def test_alice_log_kernel_matches_python_reference():
+    from postproc.sim.bb84 import alice_log_kernel, alice_table, alice_thresholds
+    from postproc.sim.rng import new_state, next_u64
+
+    thr = alice_thresholds(0.8, (0.6, 0.3, 0.1))
+    for table in (alice_table(thr), np.full(1 << 16, 0xFF, np.uint8)):  # real, all-fallback
+        st = new_state(np.random.default_rng(4))
+        ref_state = st.copy()
+        out = np.empty(1000, np.uint8)
+        counts = np.zeros(3, np.int64)
+        alice_log_kernel(st, out, thr, table, counts)
+        ref = []
+        r = 0
+        for i in range(1000):
+            if i % 3 == 0:
+                r = int(next_u64(ref_state))
+            field = (r >> (17 * (i % 3))) & 0x1FFFF
+            v = field >> 1
+            b = int(table[v])
+            if b == 0xFF:
+                u = (v << 15) | (int(next_u64(ref_state)) & 0x7FFF)
+                b = _outcome(u, thr)
+            ref.append(b | (field & 1))
+        assert out.tolist() == ref
+        assert counts.tolist() == np.bincount(out >> 2, minlength=3).tolist()
+        assert np.array_equal(st, ref_state)

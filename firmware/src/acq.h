@@ -32,7 +32,7 @@ typedef struct {
     uint8_t ev_raw[MAX_RAW];
     uint32_t ev_tags;
     int ev_closed;
-    int64_t ev_base;
+    int64_t ev_base, ev_prev; /* first and latest tag time of the open frame */
     uint64_t ev_first_index, ev_opened_us;
     int64_t last_time;
     uint64_t pend[64]; /* words popped from the FIFO, not yet framed */

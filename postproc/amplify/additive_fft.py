@@ -14,20 +14,26 @@ f(x) = g0(x^2 + x) + x * g1(x^2 + x), two half-size FFTs, and the butterfly
 f(a) = g0(a^2 + a) + a * g1(a^2 + a), f(a + 1) = f(a) + g1(a^2 + a). The inverse runs every step
 backwards. Product = inverse(forward(A) * forward(B)) since deg(AB) < 2^m.
 
-Levels larger than a cache block (2^CACHE_LOG words) sweep the whole array; the rest of the work is
-done one cache block at a time.
+Memory layout: levels whose sub-problems are larger than a cache block (2^CACHE_LOG words) split
+each block into its two halves (Taylor expansion, deinterleave) and are visited depth first so that
+sub-problems stay in cache; their long-distance Taylor passes run on a few columns at a time
+gathered into a cache-sized buffer. Each cache block then runs every remaining level in place,
+its sub-problems interleaved with a stride, so its outputs come out in bit-reversed order; the
+levels above it use the matching twiddles. Forward and inverse agree on this fixed order, which is
+all a product needs.
 """
 
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 from postproc.amplify.clmul import GF64_POLY, gf64_mul, gf64_mul_int
 
-CACHE_LOG = 13  # 8192 words = 64 KiB per block
+CACHE_LOG = 15  # 32768 words = 256 KiB per block (fits L2)
 MAX_LOG = 40
 
 
@@ -94,42 +100,119 @@ def _twiddle_table(v: np.ndarray, j: int, size: int) -> np.ndarray:
     return tab
 
 
+@numba.njit(cache=True, inline="always")
+def _xor_run(f: np.ndarray, dst: int, src: int, count: int) -> None:
+    # f[dst:dst+count] ^= f[src:src+count] for non-overlapping runs; through two views so that
+    # LLVM sees two distinct runs and vectorises the loop
+    a = f[dst : dst + count]
+    b = f[src : src + count]
+    for i in range(count):
+        a[i] ^= b[i]
+
+
 @numba.njit(cache=True)
 def _taylor_pass(f: np.ndarray, lo: int, hi: int, s: int) -> None:
     # one step of the Taylor expansion at x^2 + x on every block of size s in [lo, hi):
     # with quarters Q1..Q4: Q3 ^= Q4, then Q2 ^= Q3
     q = s >> 2
     for b in range(lo, hi, s):
-        for i in range(b + 2 * q, b + 3 * q):
-            f[i] ^= f[i + q]
-        for i in range(b + q, b + 2 * q):
-            f[i] ^= f[i + q]
+        _xor_run(f, b + 2 * q, b + 3 * q, q)
+        _xor_run(f, b + q, b + 2 * q, q)
 
 
 @numba.njit(cache=True)
 def _taylor_unpass(f: np.ndarray, lo: int, hi: int, s: int) -> None:
     q = s >> 2
     for b in range(lo, hi, s):
-        for i in range(b + q, b + 2 * q):
-            f[i] ^= f[i + q]
-        for i in range(b + 2 * q, b + 3 * q):
-            f[i] ^= f[i + q]
+        _xor_run(f, b + q, b + 2 * q, q)
+        _xor_run(f, b + 2 * q, b + 3 * q, q)
+
+
+@numba.njit(cache=True)
+def _taylor_16(f: np.ndarray, lo: int, hi: int, inverse: bool) -> None:
+    """The passes s = 16, 8, 4 (runs of 4, 2, 1 words) on every 16-word group of [lo, hi),
+    unrolled: too short to vectorise, they otherwise cost more than all longer passes."""
+    for b in range(lo, hi, 16):
+        g = f[b : b + 16]
+        if not inverse:
+            for i in range(8, 12):  # s = 16
+                g[i] ^= g[i + 4]
+            for i in range(4, 8):
+                g[i] ^= g[i + 4]
+            for h in (0, 8):  # s = 8
+                g[h + 4] ^= g[h + 6]
+                g[h + 5] ^= g[h + 7]
+                g[h + 2] ^= g[h + 4]
+                g[h + 3] ^= g[h + 5]
+            for h in (0, 4, 8, 12):  # s = 4
+                g[h + 2] ^= g[h + 3]
+                g[h + 1] ^= g[h + 2]
+        else:
+            for h in (0, 4, 8, 12):
+                g[h + 1] ^= g[h + 2]
+                g[h + 2] ^= g[h + 3]
+            for h in (0, 8):
+                g[h + 2] ^= g[h + 4]
+                g[h + 3] ^= g[h + 5]
+                g[h + 4] ^= g[h + 6]
+                g[h + 5] ^= g[h + 7]
+            for i in range(4, 8):
+                g[i] ^= g[i + 4]
+            for i in range(8, 12):
+                g[i] ^= g[i + 4]
+
+
+@numba.njit(cache=True)
+def _big_passes(f: np.ndarray, lo: int, size: int, inverse: bool) -> None:
+    """The Taylor passes of block sizes s > 2^CACHE_LOG on the block [lo, lo + size).
+
+    Such a pass moves data by s/4, a multiple of P = 2^CACHE_LOG / 2, so it never mixes
+    positions that differ mod P. The block is therefore worked on as a (size / P) x P matrix, a
+    few columns at a time gathered into a cache-sized buffer: two sweeps over memory instead of
+    one per pass."""
+    cb = 1 << CACHE_LOG
+    if size <= cb:
+        return
+    P = cb >> 1
+    rows = size // P
+    W = max(1, min(P, cb // rows))
+    buf = np.empty(rows * W, dtype=np.uint64)
+    n_pass = 0
+    s = size
+    while s > cb:
+        n_pass += 1
+        s >>= 1
+    for c0 in range(0, P, W):
+        for r in range(rows):
+            buf[r * W : (r + 1) * W] = f[lo + r * P + c0 : lo + r * P + c0 + W]
+        for k in range(n_pass):
+            s = (cb << 1) << k if inverse else size >> k
+            q = (s >> 2) // P  # quarter of a block, in rows
+            for b in range(0, rows, s // P):
+                if inverse:
+                    _xor_run(buf, (b + q) * W, (b + 2 * q) * W, q * W)
+                    _xor_run(buf, (b + 2 * q) * W, (b + 3 * q) * W, q * W)
+                else:
+                    _xor_run(buf, (b + 2 * q) * W, (b + 3 * q) * W, q * W)
+                    _xor_run(buf, (b + q) * W, (b + 2 * q) * W, q * W)
+        for r in range(rows):
+            f[lo + r * P + c0 : lo + r * P + c0 + W] = buf[r * W : (r + 1) * W]
 
 
 @numba.njit(cache=True)
 def _taylor(f: np.ndarray, lo: int, size: int) -> None:
     """Taylor expansion at x^2 + x of the block [lo, lo+size), in place, result interleaved
     (c_0, d_0, c_1, d_1, ...) meaning f = sum_i (c_i + d_i x)(x^2 + x)^i."""
-    s = size
     cb = 1 << CACHE_LOG
-    while s >= 4 and s > cb:
-        _taylor_pass(f, lo, lo + size, s)
-        s >>= 1
-    for c in range(lo, lo + size, max(s, 1)):
+    _big_passes(f, lo, size, False)
+    s = min(size, cb)
+    for c in range(lo, lo + size, s):
         t = s
-        while t >= 4:
+        while t >= 4 and (t > 16 or s < 16):
             _taylor_pass(f, c, c + s, t)
             t >>= 1
+        if s >= 16:
+            _taylor_16(f, c, c + s, False)
 
 
 @numba.njit(cache=True)
@@ -138,13 +221,13 @@ def _untaylor(f: np.ndarray, lo: int, size: int) -> None:
     s0 = min(size, cb)
     for c in range(lo, lo + size, s0):
         t = 4
+        if s0 >= 16:
+            _taylor_16(f, c, c + s0, True)
+            t = 32
         while t <= s0:
             _taylor_unpass(f, c, c + s0, t)
             t <<= 1
-    s = s0 << 1
-    while s <= size:
-        _taylor_unpass(f, lo, lo + size, s)
-        s <<= 1
+    _big_passes(f, lo, size, True)
 
 
 @numba.njit(cache=True)
@@ -168,51 +251,6 @@ def _interleave(f: np.ndarray, lo: int, size: int, tmp: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
-def _butterflies(f: np.ndarray, lo: int, hi: int, j: int, tw: np.ndarray, inverse: bool) -> None:
-    """Level-j butterflies on the blocks of size 2^j in [lo, hi); tw[k] = gamma_j(k)."""
-    half = 1 << (j - 1)
-    for b in range(lo, hi, 2 * half):
-        for k in range(half):
-            u = f[b + k]
-            v = f[b + half + k]
-            if inverse:
-                v ^= u
-                f[b + half + k] = v
-                f[b + k] = u ^ gf64_mul(tw[k], v)
-            else:
-                w = u ^ gf64_mul(tw[k], v)
-                f[b + k] = w
-                f[b + half + k] = w ^ v
-
-
-@numba.njit(cache=True)
-def _big_butterflies(f: np.ndarray, j: int, v: np.ndarray, inverse: bool) -> None:
-    # levels above the cache block: twiddles are produced one cache block at a time
-    half = 1 << (j - 1)
-    cb = 1 << CACHE_LOG
-    lowtab = _twiddle_table(v, j, cb)
-    tw = np.empty(cb, dtype=np.uint64)
-    hi_tw = np.empty(1, dtype=np.uint64)
-    n = f.size
-    for k0 in range(0, half, cb):
-        _twiddles(v, j, k0, 1, hi_tw)  # gamma(k0) (low bits of k0 are zero)
-        for i in range(cb):
-            tw[i] = lowtab[i] ^ hi_tw[0]
-        for b in range(0, n, 2 * half):
-            for k in range(cb):
-                u = f[b + k0 + k]
-                w2 = f[b + half + k0 + k]
-                if inverse:
-                    w2 ^= u
-                    f[b + half + k0 + k] = w2
-                    f[b + k0 + k] = u ^ gf64_mul(tw[k], w2)
-                else:
-                    w = u ^ gf64_mul(tw[k], w2)
-                    f[b + k0 + k] = w
-                    f[b + half + k0 + k] = w ^ w2
-
-
-@numba.njit(cache=True)
 def _log2(n: int) -> int:
     m = 0
     while (1 << (m + 1)) <= n:
@@ -221,50 +259,161 @@ def _log2(n: int) -> int:
 
 
 @numba.njit(cache=True)
-def fft_forward(f: np.ndarray, v: np.ndarray) -> None:
-    """In place: f (2^m coefficients, low degree first) -> its values at the subspace points
-    P(k) = sum_{i=1..m} bit_{i-1}(k) * v[m-i] (v = Cantor basis, v[0] = 1)."""
-    n = f.size
-    m = _log2(n)
-    c = min(m, CACHE_LOG)
-    tmp = np.empty(max(n >> 1, 1), dtype=np.uint64)
-    for j in range(m, c, -1):
-        for lo in range(0, n, 1 << j):
-            _taylor(f, lo, 1 << j)
-            _deinterleave(f, lo, 1 << j, tmp)
-    tabs = [_twiddle_table(v, j, 1 << (j - 1)) for j in range(1, c + 1)]
-    for lo in range(0, n, 1 << c):
-        for j in range(c, 0, -1):
-            for b in range(lo, lo + (1 << c), 1 << j):
-                _taylor(f, b, 1 << j)
-                _deinterleave(f, b, 1 << j, tmp)
-        for j in range(1, c + 1):
-            _butterflies(f, lo, lo + (1 << c), j, tabs[j - 1], False)
-    for j in range(c + 1, m + 1):
-        _big_butterflies(f, j, v, False)
+def _bitrev(k: int, bits: int) -> int:
+    r = 0
+    for _ in range(bits):
+        r = (r << 1) | (k & 1)
+        k >>= 1
+    return r
 
 
 @numba.njit(cache=True)
+def _block_twiddles(v: np.ndarray, c: int) -> np.ndarray:
+    """Twiddles of the in-block levels j = 1..c, level j at [2^(j-1) - 1, 2^j - 1):
+    entry p is gamma_j(bitrev_{j-1}(p)) (the block keeps its outputs in bit-reversed order)."""
+    out = np.zeros(max(1, (1 << c) - 1), dtype=np.uint64)
+    for j in range(1, c + 1):
+        half = 1 << (j - 1)
+        tab = _twiddle_table(v, j, half)
+        for p in range(half):
+            out[half - 1 + p] = tab[_bitrev(p, j - 1)]
+    return out
+
+
+@numba.njit(cache=True)
+def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
+    # FFT of the 2^c block [lo, lo + 2^c) without moving data: at level j the 2^(c-j)
+    # sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR of
+    # contiguous runs and the outputs end up in bit-reversed order.
+    size = 1 << c
+    for j in range(c, 0, -1):
+        S = 1 << (c - j)
+        t = 1 << j
+        while t >= 4 and (S > 1 or t > 16 or c < 4):
+            qS = (t >> 2) * S
+            for b in range(lo, lo + size, t * S):
+                _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
+                _xor_run(f, b + qS, b + 2 * qS, qS)
+            t >>= 1
+        if S == 1 and c >= 4:
+            _taylor_16(f, lo, lo + size, False)
+    for j in range(1, c + 1):
+        S = 1 << (c - j)
+        half = 1 << (j - 1)
+        for p in range(half):
+            g = twr[half - 1 + p]
+            base = lo + 2 * S * p
+            if g == 0:
+                _xor_run(f, base + S, base, S)
+            else:
+                for r in range(base, base + S):
+                    w = f[r] ^ gf64_mul(g, f[r + S])
+                    f[r + S] ^= w
+                    f[r] = w
+
+
+@numba.njit(cache=True)
+def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
+    size = 1 << c
+    for j in range(c, 0, -1):
+        S = 1 << (c - j)
+        half = 1 << (j - 1)
+        for p in range(half):
+            g = twr[half - 1 + p]
+            base = lo + 2 * S * p
+            for r in range(base, base + S):
+                vv = f[r + S] ^ f[r]
+                f[r + S] = vv
+                if g != 0:
+                    f[r] ^= gf64_mul(g, vv)
+    for j in range(1, c + 1):
+        S = 1 << (c - j)
+        t = 4
+        if S == 1 and c >= 4:
+            _taylor_16(f, lo, lo + size, True)
+            t = 32
+        while t <= (1 << j):
+            qS = (t >> 2) * S
+            for b in range(lo, lo + size, t * S):
+                _xor_run(f, b + qS, b + 2 * qS, qS)
+                _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
+            t <<= 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _big_butterflies_block(f: np.ndarray, lo: int, j: int, v: np.ndarray, inverse: bool) -> None:
+    """Level-j butterflies (j > CACHE_LOG) on the block [lo, lo + 2^j). Position p of a half
+    holds natural index k = (p with its low CACHE_LOG bits reversed), since every cache block
+    keeps its outputs bit-reversed. gamma_j is linear in k: twiddles are a table over the low
+    bits XOR the value of the high bits, one cache block at a time."""
+    half = 1 << (j - 1)
+    cb = 1 << CACHE_LOG
+    natural = _twiddle_table(v, j, cb)
+    lowtab = np.empty(cb, dtype=np.uint64)
+    for p in range(cb):
+        lowtab[p] = natural[_bitrev(p, CACHE_LOG)]
+    hi_tw = np.empty(1, dtype=np.uint64)
+    for k0 in range(0, half, cb):
+        _twiddles(v, j, k0, 1, hi_tw)
+        h = hi_tw[0]
+        a = lo + k0
+        b = lo + half + k0
+        if inverse:
+            for k in range(cb):
+                vv = f[b + k] ^ f[a + k]
+                f[b + k] = vv
+                f[a + k] ^= gf64_mul(lowtab[k] ^ h, vv)
+        else:
+            for k in range(cb):
+                w = f[a + k] ^ gf64_mul(lowtab[k] ^ h, f[b + k])
+                f[b + k] ^= w
+                f[a + k] = w
+
+
+@numba.njit(cache=True, nogil=True)
+def fft_forward(f: np.ndarray, v: np.ndarray) -> None:
+    """In place: f (2^m coefficients, low degree first) -> its values at the 2^m points of the
+    subspace spanned by v[0..m-1] (v = Cantor basis, v[0] = 1), in a fixed order that
+    :func:`fft_inverse` undoes. Levels above the cache block deinterleave their halves (depth
+    first, so that sub-problems stay in cache); each cache block then runs in place."""
+    n = f.size
+    m = _log2(n)
+    c = min(m, CACHE_LOG)
+    twr = _block_twiddles(v, c)
+    tmp = np.empty(max(n >> 1, 1), dtype=np.uint64)
+    for t in range(1 << (m - c)):
+        for j in range(m, c, -1):  # pre-order: Taylor expansion and split of each big block
+            span = 1 << (j - c)
+            if t % span == 0:
+                _taylor(f, t << c, 1 << j)
+                _deinterleave(f, t << c, 1 << j, tmp)
+        _block_forward(f, t << c, c, twr)
+        for j in range(c + 1, m + 1):  # post-order: combine the two halves
+            span = 1 << (j - c)
+            if (t + 1) % span == 0:
+                _big_butterflies_block(f, (t + 1 - span) << c, j, v, False)
+
+
+@numba.njit(cache=True, nogil=True)
 def fft_inverse(f: np.ndarray, v: np.ndarray) -> None:
     """Exact inverse of :func:`fft_forward` (interpolation), in place."""
     n = f.size
     m = _log2(n)
     c = min(m, CACHE_LOG)
+    twr = _block_twiddles(v, c)
     tmp = np.empty(max(n >> 1, 1), dtype=np.uint64)
-    for j in range(m, c, -1):
-        _big_butterflies(f, j, v, True)
-    tabs = [_twiddle_table(v, j, 1 << (j - 1)) for j in range(1, c + 1)]
-    for lo in range(0, n, 1 << c):
-        for j in range(c, 0, -1):
-            _butterflies(f, lo, lo + (1 << c), j, tabs[j - 1], True)
-        for j in range(1, c + 1):
-            for b in range(lo, lo + (1 << c), 1 << j):
-                _interleave(f, b, 1 << j, tmp)
-                _untaylor(f, b, 1 << j)
-    for j in range(c + 1, m + 1):
-        for lo in range(0, n, 1 << j):
-            _interleave(f, lo, 1 << j, tmp)
-            _untaylor(f, lo, 1 << j)
+    for t in range(1 << (m - c)):
+        for j in range(m, c, -1):
+            span = 1 << (j - c)
+            if t % span == 0:
+                _big_butterflies_block(f, t << c, j, v, True)
+        _block_inverse(f, t << c, c, twr)
+        for j in range(c + 1, m + 1):
+            span = 1 << (j - c)
+            if (t + 1) % span == 0:
+                lo = (t + 1 - span) << c
+                _interleave(f, lo, 1 << j, tmp)
+                _untaylor(f, lo, 1 << j)
 
 
 @numba.njit(cache=True)
@@ -295,9 +444,33 @@ def _chunks(packed: np.ndarray, n_chunks: int, size: int) -> np.ndarray:
     return out
 
 
-def gf2x_mul(a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int) -> np.ndarray:
+def _inverse_two_threads(f: np.ndarray, v: np.ndarray) -> None:
+    """fft_inverse with its two half-size sub-problems on two threads: after the top level's
+    butterflies each half is an independent inverse transform of size 2^(m-1) (the twiddles of a
+    level do not depend on m), then the top level's interleave and Taylor steps finish it."""
+    n = f.size
+    half = n >> 1
+    _big_butterflies_block(f, 0, _log2(n), v, True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for job in [pool.submit(fft_inverse, f[:half], v), pool.submit(fft_inverse, f[half:], v)]:
+            job.result()
+    _finish_inverse_top(f)
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_inverse_top(f: np.ndarray) -> None:
+    tmp = np.empty(f.size >> 1, dtype=np.uint64)
+    _interleave(f, 0, f.size, tmp)
+    _untaylor(f, 0, f.size)
+
+
+def gf2x_mul(
+    a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int, *, threads: int = 2
+) -> np.ndarray:
     """Product of two GF(2)[x] polynomials given as packed little-endian bits (bit i = coefficient
-    of x^i). Returns the product packed the same way, (a_bits + b_bits - 1 + 7) // 8 bytes."""
+    of x^i). Returns the product packed the same way, (a_bits + b_bits - 1 + 7) // 8 bytes.
+    With ``threads=2`` the two forward transforms run concurrently (the kernels release the
+    GIL); the result does not depend on it."""
     if a_bits <= 0 or b_bits <= 0:
         raise ValueError("gf2x_mul needs two non-empty polynomials")
     na = (a_bits + 31) // 32
@@ -308,11 +481,19 @@ def gf2x_mul(a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int) -> np.ndarr
     v = cantor_basis()
     fa = _chunks(np.asarray(a, dtype=np.uint8), na, 1 << m)
     fb = _chunks(np.asarray(b, dtype=np.uint8), nb, 1 << m)
-    fft_forward(fa, v)
-    fft_forward(fb, v)
+    if threads > 1 and m > CACHE_LOG:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for job in [pool.submit(fft_forward, fa, v), pool.submit(fft_forward, fb, v)]:
+                job.result()
+    else:
+        fft_forward(fa, v)
+        fft_forward(fb, v)
     _pointwise(fa, fb)
     del fb
-    fft_inverse(fa, v)
+    if threads > 1 and m > CACHE_LOG:
+        _inverse_two_threads(fa, v)
+    else:
+        fft_inverse(fa, v)
     out32 = np.zeros(na + nb, dtype=np.uint32)
     _fold_chunks(fa[: na + nb - 1], out32)
     n_out = a_bits + b_bits - 1

@@ -90,22 +90,43 @@ def bit_slice(packed: np.ndarray, start: int, count: int) -> np.ndarray:
     return _mask_tail(out, count)
 
 
+@numba.njit(cache=True)
+def _reverse_kernel(packed: np.ndarray, n_bits: int, table: np.ndarray) -> np.ndarray:
+    # shift left by the padding so the string fills whole bytes, then reverse bytes and bits
+    nbytes = packed.size
+    pad = 8 * nbytes - n_bits
+    out = np.empty(nbytes, dtype=np.uint8)
+    for o in range(nbytes):
+        i = nbytes - 1 - o
+        w = np.int64(packed[i]) << pad
+        if pad and i > 0:
+            w |= np.int64(packed[i - 1]) >> (8 - pad)
+        out[o] = table[w & 0xFF]
+    return out
+
+
 def reverse_bits(packed: np.ndarray, n_bits: int) -> np.ndarray:
-    """The bit string b[n-1], ..., b[0], packed little-endian."""
-    rev = _BYTE_REVERSE[packed[::-1]]
-    return bit_slice(rev, 8 * packed.size - n_bits, n_bits)
+    """The bit string b[n-1], ..., b[0], packed little-endian (bits >= n_bits must be zero)."""
+    nbytes = (n_bits + 7) // 8
+    return _reverse_kernel(np.ascontiguousarray(packed[:nbytes]), n_bits, _BYTE_REVERSE)
 
 
 def toeplitz_hash(
-    key: np.ndarray | bytes, n_bits: int, seed: np.ndarray | bytes, out_bits: int
+    key: np.ndarray | bytes,
+    n_bits: int,
+    seed: np.ndarray | bytes,
+    out_bits: int,
+    *,
+    threads: int = 2,
 ) -> np.ndarray:
     """y = T x (module convention) for a packed key of ``n_bits`` and a packed seed of
-    n + l - 1 bits; returns y packed, ceil(l / 8) bytes. Exact for every size."""
+    n + l - 1 bits; returns y packed, ceil(l / 8) bytes. Exact for every size. ``threads``
+    (1 or 2) only changes the speed."""
     _check_sizes(n_bits, out_bits)
     x = _as_packed(key, n_bits, "key")
     n_seed = n_bits + out_bits - 1
     r = _as_packed(seed, n_seed, "seed")
-    product = gf2x_mul(x, n_bits, reverse_bits(r, n_seed), n_seed)
+    product = gf2x_mul(x, n_bits, reverse_bits(r, n_seed), n_seed, threads=threads)
     return bit_slice(product, n_bits - 1, out_bits)
 
 

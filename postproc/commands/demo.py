@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo", help="simulated link end to end: keys on both sides", description=__doc__
     )
-    p.add_argument("--seconds", type=float, default=1.0, help="link time to simulate (s)")
+    p.add_argument("--seconds", type=float, default=0.5, help="link time to simulate (s)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--out", default="qkdpp-demo", help="directory for key stores and reports")
     p.add_argument("--seed", type=int, default=1)

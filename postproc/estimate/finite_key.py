@@ -107,6 +107,7 @@ class FiniteKeyResult:
     phase_ratio: float
     gamma: float
     phi_Z: float
+    phi_Z_sampling: float
     qber_max: float
     conventions: dict = field(default_factory=dict)
 

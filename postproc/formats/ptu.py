@@ -155,10 +155,13 @@ def open_ptu(path: str | Path) -> PqRecordReader:
         header=tags,
     )
     declared: int | None = int(n_declared)
-    if declared <= 0:  # acquisition software that stopped before patching the count
+    if declared <= 0 and Path(path).stat().st_size - data_offset >= 4:
+        # acquisition software that stopped before patching the count
         warn(path, data_offset, "TTResult_NumberOfRecords", f"header declares {declared} "
              "records; decoding every whole record up to the end of the file")
         declared = None
+    elif declared < 0:
+        declared = 0
     return PqRecordReader(meta, data_offset, layout, declared, "TTResult_NumberOfRecords")
 
 

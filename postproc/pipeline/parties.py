@@ -45,7 +45,7 @@ from postproc.pipeline.stages import (
 )
 from postproc.protocol import verify
 from postproc.protocol.auth import AuthenticatedChannel, AuthenticationError, AuthKeyExhaustedError
-from postproc.protocol.channel import ChannelClosedError
+from postproc.protocol.channel import ChannelClosedError, ChannelTimeoutError
 
 QBER_HINT_MIN, QBER_HINT_MAX, QBER_HINT_DEFAULT = 0.005, 0.2, 0.02
 BlockCallback = Callable[[BlockReport], None]
@@ -103,6 +103,7 @@ class _Party:
         self._prev_qber_z: float | None = None
         self._offset: int | None = None  # Alice slot = Bob slot + offset (Alice finds it)
         self._auth_failures = 0
+        self._timeouts = 0
         self.n_classes = len(cfg.mu)
 
     # ------------------------------------------------------------------------ block wrapper
@@ -113,6 +114,7 @@ class _Party:
         try:
             body(rep)
             self._auth_failures = 0
+            self._timeouts = 0
         except _AbortError as exc:
             rep.aborted = str(exc)
             if exc.notify:
@@ -126,7 +128,12 @@ class _Party:
         except ProtocolError as exc:
             rep.aborted = f"protocol error: {exc}"
             self.chan.abort(str(exc))
-            if isinstance(exc, AuthKeyExhaustedError):
+            if isinstance(exc, ChannelTimeoutError):
+                self._timeouts += 1
+                if self._timeouts >= 2:  # the peer is gone or stuck: do not wait block after block
+                    self.report.error = f"peer silent in two consecutive blocks: {exc}"
+                    go_on = False
+            elif isinstance(exc, AuthKeyExhaustedError):
                 self.report.error = str(exc)
                 go_on = False
             elif isinstance(exc, AuthenticationError):
@@ -272,9 +279,9 @@ class AliceParty(_Party):
             n_key = layout.n_key
             n_frames = sifted.z_bits.size // n_key
             if n_frames == 0:
-                raise _AbortError(
+                raise _AbortError(  # Bob is waiting for the syndromes: tell him
                     f"{sifted.z_bits.size} sifted Z bits, less than one frame ({n_key})",
-                    notify=False,
+                    notify=True,
                 )
             used = n_frames * n_key
             state, msg = api.alice_start(

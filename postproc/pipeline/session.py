@@ -134,11 +134,13 @@ def demo(
     cfg = PipelineConfig(
         mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots, reconcile_f_start=reconcile_f_start
     )
-    link = sources.SimulatedLink(sim_cfg, n_slots, block_slots, 1 << 22).start()
+    if not as_json:
+        print(f"simulating {seconds:g} s of the link ({n_slots} slots) ...", flush=True)
+    link = sources.SimulatedLink(sim_cfg, n_slots)
     meta = sim_cfg.link_meta()
     summary = run_local(
-        sources.alice_blocks(link.alice, block_slots),
-        bob_run_from_events(link.bob, meta, seed=seed, materialise=True),
+        sources.alice_blocks(link.alice_chunks(), block_slots),
+        bob_run_from_events(link.bob_events, meta, seed=seed, materialise=True),
         cfg,
         out_dir,
         link_s=n_slots / sim_cfg.clock_rate_hz,
@@ -154,7 +156,6 @@ def demo(
             }
         },
     )
-    link.join()
     summary["simulator_seconds"] = link.sim_seconds
     write_json(out_dir / "report.json", summary)
     return summary

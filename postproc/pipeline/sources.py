@@ -1,22 +1,22 @@
 """Where each party's data comes from: a recording on disk or the simulator, block by block.
 
 Alice's iterator yields only her modulation log, Bob's only his detections (turned into slots by
-sifting's Bob-side functions). In the demo the simulator plays the physical link in its own
-thread and feeds the two parties through two separate bounded queues.
+sifting's Bob-side functions). In the demo the simulator plays the physical link first: it keeps
+Alice's log (packed two slots per byte) and Bob's time tags apart, then the parties run, each on
+its own half. (Bob's clock recovery needs his whole run, so the link cannot be streamed into the
+lock-step protocol without holding Alice's log anyway; simulating first also keeps the simulator's
+time out of the pipeline's real-time factor.)
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
+from postproc.events import EventChunk
 from postproc.pipeline.sifting import AliceBlock
-
-_END = object()
 
 
 def alice_blocks(chunks: Iterable[np.ndarray], block_slots: int) -> Iterator[AliceBlock]:
@@ -35,58 +35,40 @@ def alice_blocks(chunks: Iterable[np.ndarray], block_slots: int) -> Iterator[Ali
             block += 1
 
 
-@dataclass
-class QueueFeed:
-    """An iterator over items a producer thread puts into a bounded queue."""
-
-    q: queue.Queue
-    name: str
-
-    def __iter__(self) -> Iterator:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-
 class SimulatedLink:
-    """Runs the simulator in a thread; Alice's and Bob's data leave through separate queues."""
+    """The simulated link run to completion: Alice's log and Bob's time tags, kept apart."""
 
-    def __init__(self, sim_cfg, n_slots: int, block_slots: int, chunk_slots: int) -> None:
-        depth = 2 * max(1, block_slots // chunk_slots) + 4  # >= 2 blocks: no lock-step deadlock
-        self.alice = QueueFeed(queue.Queue(depth), "alice")
-        self.bob = QueueFeed(queue.Queue(depth), "bob")
-        self.sim_cfg = sim_cfg
-        self.n_slots = n_slots
-        self.truth = None
-        self.sim_seconds = 0.0
-        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
-
-    def start(self) -> SimulatedLink:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        import time
-
+    def __init__(self, sim_cfg, n_slots: int) -> None:
         from postproc.pipeline.stages import simulate
 
+        self._alice: list[np.ndarray] = []  # two slots per byte: low nibble = even slot
+        self._alice_slots: list[int] = []
+        self.bob_events: list[EventChunk] = []
+        self.truth = None
         t0 = time.perf_counter()
-        try:
-            for alice_log, bob_events, truth in simulate(self.sim_cfg, self.n_slots):
-                self.alice.q.put(alice_log)
-                self.bob.q.put(bob_events)
-                self.truth = truth
-        except BaseException as exc:  # surfaces in both parties' iterators
-            self.alice.q.put(exc)
-            self.bob.q.put(exc)
-        finally:
-            self.sim_seconds = time.perf_counter() - t0
-            self.alice.q.put(_END)
-            self.bob.q.put(_END)
+        for alice_log, bob_events, truth in simulate(sim_cfg, n_slots):
+            self._alice.append(_pack_nibbles(alice_log))
+            self._alice_slots.append(int(alice_log.shape[0]))
+            self.bob_events.append(bob_events)
+            self.truth = truth
+        self.sim_seconds = time.perf_counter() - t0
 
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+    def alice_chunks(self) -> Iterator[np.ndarray]:
+        """Alice's log, chunk by chunk (unpacked on the fly)."""
+        for packed, n in zip(self._alice, self._alice_slots, strict=True):
+            yield _unpack_nibbles(packed, n)
+
+
+def _pack_nibbles(log: np.ndarray) -> np.ndarray:
+    """Alice's log bytes use bits 0-3 only: store two slots per byte."""
+    log = np.asarray(log, np.uint8)
+    if log.shape[0] % 2:
+        log = np.concatenate([log, np.zeros(1, np.uint8)])
+    return log[0::2] | (log[1::2] << 4)
+
+
+def _unpack_nibbles(packed: np.ndarray, n: int) -> np.ndarray:
+    out = np.empty(2 * packed.shape[0], np.uint8)
+    out[0::2] = packed & 0x0F
+    out[1::2] = packed >> 4
+    return out[:n]

@@ -26,6 +26,10 @@ class ChannelClosedError(ProtocolError):
     """The peer closed the link (cleanly or mid-frame): the session cannot continue."""
 
 
+class ChannelTimeoutError(ProtocolError):
+    """Nothing arrived from the peer within the timeout (a lost message or a stalled peer)."""
+
+
 class Channel(Protocol):
     """Ordered, unauthenticated frame transport."""
 
@@ -70,7 +74,7 @@ class InProcessChannel:
         try:
             item = self._inbox.get(timeout=timeout)
         except queue.Empty:
-            raise ProtocolError(
+            raise ChannelTimeoutError(
                 f"{self.name}: no message from the peer within {timeout:g} s (dropped or stalled)"
             ) from None
         if item is _CLOSED:
@@ -106,7 +110,7 @@ class TcpChannel:
             try:
                 chunk = self._sock.recv(min(n - len(buf), 1 << 20))
             except TimeoutError:
-                raise ProtocolError(
+                raise ChannelTimeoutError(
                     f"no data from {self.peer} within the timeout while reading {what}"
                 ) from None
             except OSError as exc:

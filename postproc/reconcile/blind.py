@@ -11,7 +11,8 @@ Exchange (one batch; every message is a frozen dataclass, every step a pure part
 2. Bob: :func:`bob_start` decodes every frame; he answers :class:`BobReply` with the per-frame
    success flags and, for each failed frame, the ``reveal`` positions he asks for: first the
    remaining punctured positions (last punctured first), then his least reliable key bits (smallest
-   ``|LLR|`` after the failed decoding).
+   ``|LLR|`` after the failed decoding); ``D`` bits per round for 4 rounds, then doubling
+   (:meth:`Layout.reveal_after`).
 3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
 4. Bob: :func:`bob_continue` re-decodes the still failing frames with the revealed bits known;
    back to 3 until every frame decoded or ``max_rounds`` decoding rounds were made; the last
@@ -48,6 +49,8 @@ from postproc.reconcile.qc import QCCode
 
 # known bits (shortened, revealed) in the float decoder: far beyond any channel LLR
 _KNOWN_LLR = 40.0
+# reveal rounds of constant size before the reveal size starts doubling
+FLAT_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ReconcileConfig:
     max_punct_frac: float = 0.0
     max_iter: int = 60
     alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
+    stall: int = 12  # float decoder: give up after this many iterations without progress
     decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
@@ -94,6 +98,19 @@ class Layout:
     @property
     def n_key(self) -> int:
         return int(self.key_pos.size)
+
+    def reveal_after(self, rnd: int) -> int:
+        """Bits revealed per failing frame after decoding round ``rnd`` (1-based): ``D`` for the
+        first :data:`FLAT_ROUNDS` rounds, then doubling (``2D, 4D, ...``), so a few rounds step
+        finely around the hint and the rest cover a badly wrong hint; capped so that at least
+        half of the key bits stay unrevealed. Both parties compute it from the round number."""
+        budget = self.n_punct + self.n_key // 2
+        done = 0
+        for r in range(1, rnd + 1):
+            nominal = self.reveal_size * (1 if r <= FLAT_ROUNDS else 2 ** (r - FLAT_ROUNDS))
+            d = min(nominal, budget - done)
+            done += d
+        return max(d, 0)
 
 
 def make_layout(code: QCCode, n_punct: int, n_short: int, reveal_size: int) -> Layout:
@@ -164,7 +181,7 @@ class BobReply:
     final: bool
     ok: np.ndarray  # uint8 per frame (1 = decoded)
     frames: np.ndarray  # int32, frames asking for reveals
-    positions: np.ndarray  # int32, reveal_size positions per asking frame (frame-major)
+    positions: np.ndarray  # int32, Layout.reveal_after(round) per asking frame (frame-major)
 
 
 @dataclass(frozen=True)
@@ -194,6 +211,7 @@ class BobState:
     decoded: np.ndarray  # uint8 (frames x n)
     ok: np.ndarray  # bool (frames)
     revealed: np.ndarray  # bool (frames x n)
+    noisy: np.ndarray  # uint8 (frames x N): Bob's key bits as received
     pending: np.ndarray  # int32 frames awaiting reveal values
     pending_pos: np.ndarray  # int32 (len(pending) x reveal_size)
     round: int = 1
@@ -246,7 +264,8 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     llr = state.llr[which]
     synd = state.synd[which]
     if cfg.decoder == "float":
-        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha)
+        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
+                                   stall=cfg.stall)
     else:
         ql = quantize_llr(llr, cfg.llr_scale, cfg.post_bits)
         out, it, ok = decode_layered_fixed(
@@ -261,13 +280,13 @@ def _decode(state: BobState, which: np.ndarray) -> None:
 
 def _reply(state: BobState) -> BobReply:
     failed = np.nonzero(~state.ok)[0].astype(np.int32)
-    final = failed.size == 0 or state.round >= state.cfg.max_rounds
+    d = state.layout.reveal_after(state.round)
+    final = failed.size == 0 or state.round >= state.cfg.max_rounds or d == 0
     if final:
         state.pending = np.zeros(0, np.int32)
         return BobReply(state.round, True, state.ok.astype(np.uint8), state.pending,
                         np.zeros(0, np.int32))
     lay = state.layout
-    d = lay.reveal_size
     pos = np.empty((failed.size, d), dtype=np.int32)
     punct_rev = lay.punct_pos[::-1]
     for row, f in enumerate(failed):
@@ -313,7 +332,8 @@ def bob_start(
     state = BobState(
         layout=layout, cfg=cfg, llr=llr, synd=synd,
         decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
-        revealed=revealed, pending=np.zeros(0, np.int32), pending_pos=np.zeros((0, 0), np.int32),
+        revealed=revealed, noisy=y.copy(), pending=np.zeros(0, np.int32),
+        pending_pos=np.zeros((0, 0), np.int32),
         rounds_used=np.zeros(msg.n_frames, np.int32),
     )
     _decode(state, np.arange(msg.n_frames))
@@ -334,7 +354,7 @@ def alice_reveal(
     if reply.final:
         state.done = True
         return None
-    d = state.layout.reveal_size
+    d = state.layout.reveal_after(reply.round)
     frames = np.asarray(reply.frames, dtype=np.int64)
     pos = np.asarray(reply.positions, dtype=np.int64)
     if pos.size != frames.size * d:
@@ -358,7 +378,7 @@ def bob_continue(
     """Bob takes the revealed values, re-decodes the frames that asked, and replies."""
     if msg.round != state.round:
         raise ProtocolError(f"RevealMsg.round: got {msg.round}, expected {state.round}")
-    d = state.layout.reveal_size
+    d = state.pending_pos.shape[1]
     rows = np.repeat(state.pending.astype(np.int64), d)
     pos = state.pending_pos.reshape(-1).astype(np.int64)
     vals = unpack_bits(msg.values, pos.size)
@@ -378,7 +398,15 @@ class ReconcileResult:
     kept: np.ndarray  # int64 indices of kept frames
     n_frames: int
     n_failed: int
-    rounds: np.ndarray  # int32 decoding rounds per frame
+    rounds: np.ndarray  # int32 decoding rounds per frame (Bob's side; empty for Alice)
+    errors: np.ndarray  # int64 errors Bob corrected per kept frame (Bob's side; empty for Alice)
+
+    @property
+    def observed_qber(self) -> float:
+        """Error rate Bob corrected on the kept frames: the QBER hint for the next batch (Bob's
+        side; it depends only on the error pattern, so he may send it to Alice)."""
+        bits = self.key.size
+        return float(self.errors.sum() / bits) if bits and self.errors.size else float("nan")
 
 
 def alice_finish(state: AliceState) -> ReconcileResult:
@@ -387,14 +415,15 @@ def alice_finish(state: AliceState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
     key = state.frames[kept][:, state.layout.key_pos]
     return ReconcileResult(key, kept, state.frames.shape[0], int((~state.ok).sum()),
-                           np.zeros(0, np.int32))
+                           np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def bob_finish(state: BobState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
     key = state.decoded[kept][:, state.layout.key_pos]
+    errors = (key != state.noisy[kept]).sum(axis=1).astype(np.int64)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
-                           state.rounds_used.copy())
+                           state.rounds_used.copy(), errors)
 
 
 def reconcile_local(

@@ -56,7 +56,29 @@ def _check(ptr, col, sh, Z, L, synd, hard, acc) -> bool:
 
 
 @numba.njit(cache=True, fastmath=True)
-def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, hard):
+def _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc) -> int:
+    n = L.shape[0]
+    for v in range(n):
+        hard[v] = 1 if L[v] < 0 else 0
+    mb = ptr.shape[0] - 1
+    bad = 0
+    for i in range(mb):
+        for r in range(Z):
+            acc[r] = synd[i * Z + r]
+        for e in range(ptr[i], ptr[i + 1]):
+            base = col[e] * Z
+            s = sh[e]
+            for r in range(Z - s):
+                acc[r] ^= hard[base + s + r]
+            for r in range(Z - s, Z):
+                acc[r] ^= hard[base + r + s - Z]
+        for r in range(Z):
+            bad += acc[r]
+    return bad
+
+
+@numba.njit(cache=True, fastmath=True)
+def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall, hard):
     llr.shape[0]
     mb = ptr.shape[0] - 1
     n_ent = ptr[mb]
@@ -72,6 +94,8 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, hard)
     par = np.empty(Z, dtype=np.uint8)
     acc = np.empty(Z, dtype=np.uint8)
     big = np.float32(3.0e38)
+    best = ptr[mb] * Z + 1
+    best_it = 0
     for it in range(max_iter):
         for i in range(mb):
             e0 = ptr[i]
@@ -117,16 +141,28 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, hard)
                     Lb[s + r] = Qk[r]
                 for r in range(Z - s, Z):
                     Lb[r + s - Z] = Qk[r]
-        if _check(ptr, col, sh, Z, L, synd, hard, acc):
+        if stall <= 0:
+            if _check(ptr, col, sh, Z, L, synd, hard, acc):
+                return it + 1, True
+            continue
+        bad = _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc)
+        if bad == 0:
             return it + 1, True
+        if bad < best:
+            best = bad
+            best_it = it
+        elif it - best_it >= stall:
+            return it + 1, False  # no progress for `stall` iterations: give up early
     return max_iter, False
 
 
 @numba.njit(cache=True, parallel=True)
-def _decode_float_batch(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, out, iters, ok):
+def _decode_float_batch(
+    ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall, out, iters, ok
+):
     for f in prange(llr.shape[0]):
         it, good = _decode_float_one(
-            ptr, col, sh, Z, llr[f], synd[f], max_iter, alpha, offset, out[f]
+            ptr, col, sh, Z, llr[f], synd[f], max_iter, alpha, offset, stall, out[f]
         )
         iters[f] = it
         ok[f] = good
@@ -240,12 +276,15 @@ def decode_minsum(
     max_iter: int = 60,
     alpha: float = 0.875,
     offset: float = 0.0,
+    stall: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 layered normalised/offset min-sum, batch of frames, parallel over frames.
 
     ``llr`` float (frames x n), ``syndrome`` uint8 (frames x m). Message magnitude
     ``max(alpha*min - offset, 0)``. Returns (hard decisions uint8 frames x n, iterations int32,
     converged bool); a frame stops at the first iteration whose hard decision meets the syndrome.
+    ``stall > 0`` also gives up on a frame whose count of unsatisfied checks has not improved for
+    ``stall`` iterations (saves the hopeless iterations of a blind round that will fail anyway).
     """
     ptr, col, sh = _layers_of(code.base)
     L, single = _as_batch(llr, code.n, "llr", np.float32)
@@ -257,7 +296,7 @@ def decode_minsum(
     ok = np.zeros(L.shape[0], dtype=np.bool_)
     _decode_float_batch(
         ptr, col, sh, code.Z, L, S, int(max_iter), np.float32(alpha), np.float32(offset),
-        out, iters, ok,
+        int(stall), out, iters, ok,
     )
     if single:
         return out[0], iters[:1], ok[:1]

@@ -27,7 +27,7 @@ from postproc.recording import Recording
 class CoincidenceOptions:
     window_ps: float = 400.0
     max_delay_ps: float = 1.0e9
-    coarse_bin_ps: int = 1024
+    coarse_bin_ps: int = 4096
     search_span_ps: int = 200_000_000_000  # data used for the delay search (200 ms)
     seed: int = 0
 
@@ -71,7 +71,7 @@ class Bbm92Result:
 def find_delay(ta: np.ndarray, tb: np.ndarray, opts: CoincidenceOptions) -> tuple[int, float]:
     """Delay d with Bob's click ~ Alice's click + d, |d| <= max_delay_ps."""
     B = int(opts.coarse_bin_ps)
-    L = sfft.next_fast_len(int(4 * opts.max_delay_ps / B) + 1, real=True)
+    L = sfft.next_fast_len(int(2.5 * opts.max_delay_ps / B) + 1, real=True)
     fold = L * B
     t0 = int(min(ta[0], tb[0]))
     a = np.bincount(((ta - t0) % fold) // B, minlength=L).astype(np.float64)

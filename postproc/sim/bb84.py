@@ -45,23 +45,27 @@ _MAX_PENDING = 8
 
 
 @njit(cache=True)
-def alice_log_kernel(state, out, thr, class_counts):
-    """Fill ``out`` with Alice's log bytes, two slots per xoshiro256** draw.
+def alice_log_kernel(state, out, thr, table, class_counts):
+    """Fill ``out`` with Alice's log bytes, three slots per xoshiro256** draw.
 
-    Each slot takes 32 bits: 1 for the bit value and a 31-bit uniform that picks (basis, class)
-    from the six joint outcomes ``(Z,0), (Z,1), (Z,2), (X,0), (X,1), (X,2)`` by comparison with the
-    five cumulative thresholds ``thr`` (probabilities quantised to 2**-31). Adds the number of
-    slots of each intensity class to ``class_counts``.
+    Each slot takes 17 bits: 1 for the bit value and the top 16 bits ``v`` of a 31-bit uniform
+    ``u`` that picks (basis, class) from the six joint outcomes ``(Z,0), (Z,1), (Z,2), (X,0),
+    (X,1), (X,2)`` by comparison with the five cumulative thresholds ``thr`` (probabilities
+    quantised to 2**-31). ``table[v]`` (see :func:`alice_table`) holds the outcome's log byte when
+    no threshold falls inside v's range of u; otherwise (at most 5 of 65536 values) the 15 low bits
+    of u are drawn and compared exactly. Adds the slots of each intensity class to
+    ``class_counts``.
     """
-    m31 = np.uint64(0x7FFFFFFF)
-    t0, t1, t2, t3, t4 = thr[0], thr[1], thr[2], thr[3], thr[4]
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    g0 = g1 = g2 = g3 = g4 = 0  # slots with u >= thr[j]
     n = out.shape[0]
-    i = 0
+    sum2 = 0  # sum of (byte >> 2) = n1 + 2 n2
+    sum3 = 0  # sum of (byte >> 3) = n2
     r = np.uint64(0)
-    while i < n:
-        if (i & 1) == 0:
+    h = 2
+    for i in range(n):
+        h += 1
+        if h == 3:
+            h = 0
             # xoshiro256** with the state in registers (same sequence as rng.next_u64)
             r = s1 * np.uint64(5)
             r = ((r << np.uint64(7)) | (r >> np.uint64(57))) * np.uint64(9)
@@ -72,30 +76,49 @@ def alice_log_kernel(state, out, thr, class_counts):
             s0 ^= s3
             s2 ^= t
             s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
-            half = r >> np.uint64(32)
-        else:
-            half = r & np.uint64(0xFFFFFFFF)
-        u = np.int64(half & m31)
-        # branchless: the comparisons are random, so branches would mispredict
-        b0 = np.int64(u >= t0)
-        b1 = np.int64(u >= t1)
-        b2 = np.int64(u >= t2)
-        b3 = np.int64(u >= t3)
-        b4 = np.int64(u >= t4)
-        g0 += b0
-        g1 += b1
-        g2 += b2
-        g3 += b3
-        g4 += b4
-        c = b0 + b1 + b2 + b3 + b4
-        x = np.int64(c >= 3)
-        out[i] = np.uint8(np.int64(half >> np.uint64(31)) | (x << 1) | ((c - 3 * x) << 2))
-        i += 1
+        field = np.int64(r & np.uint64(0x1FFFF))
+        r >>= np.uint64(17)
+        v = field >> 1
+        b = np.int64(table[v])
+        if b == 0xFF:
+            # a threshold lies inside v's range: draw the low 15 bits and compare exactly
+            w = s1 * np.uint64(5)
+            w = ((w << np.uint64(7)) | (w >> np.uint64(57))) * np.uint64(9)
+            t = s1 << np.uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+            u = (v << 15) | np.int64(w & np.uint64(0x7FFF))
+            c = 0
+            for j in range(5):
+                c += np.int64(u >= thr[j])
+            x = np.int64(c >= 3)
+            b = (x << 1) | ((c - 3 * x) << 2)
+        b |= field & 1
+        sum2 += b >> 2
+        sum3 += b >> 3
+        out[i] = np.uint8(b)
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    # count of outcome c is g[c-1] - g[c] (g[-1] = n, g[5] = 0); class k is outcomes k and k+3
-    class_counts[0] += (n - g0) + (g2 - g3)
-    class_counts[1] += (g0 - g1) + (g3 - g4)
-    class_counts[2] += (g1 - g2) + g4
+    class_counts[2] += sum3
+    class_counts[1] += sum2 - 2 * sum3
+    class_counts[0] += n - (sum2 - sum3)
+
+
+def alice_table(thr: np.ndarray) -> np.ndarray:
+    """The 65536-entry table of :func:`alice_log_kernel`: log byte (bit 0 clear) per 16-bit
+    prefix v of the 31-bit uniform, or 0xFF where a threshold lies in (v 2**15, (v+1) 2**15)."""
+    v = np.arange(1 << 16, dtype=np.int64)
+    lo = v << 15
+    c = sum((lo >= t).astype(np.int64) for t in thr)
+    x = (c >= 3).astype(np.int64)
+    table = ((x << 1) | ((c - 3 * x) << 2)).astype(np.uint8)
+    for t in thr:
+        if 0 < t < (1 << 31) and t % (1 << 15):
+            table[t >> 15] = 0xFF
+    return table
 
 
 def alice_thresholds(p_z: float, intensity_probs: tuple[float, float, float]) -> np.ndarray:
@@ -474,6 +497,7 @@ def simulate(cfg: SimConfig, n_slots: int, truth: SimTruth | None = None) -> Ite
     lam_max = max(cfg.intensities) * eta_ch * float(eff.max(initial=0.0))
     p_zb = cfg.bob_p_z
     thr = alice_thresholds(cfg.p_z, cfg.intensity_probs)
+    table = alice_table(thr)
     rates = np.asarray(cfg.dark_count_hz, np.float64) * 1e-12
     dark_state = new_state(rng)
     next_dark = np.array([exponential(dark_state) / r if r > 0 else 0.0 for r in rates])
@@ -497,7 +521,7 @@ def simulate(cfg: SimConfig, n_slots: int, truth: SimTruth | None = None) -> Ite
         last = slot0 + n >= n_slots
         st = new_state(rng)
         log = np.empty(n, np.uint8)
-        alice_log_kernel(st, log, thr, class_counts)
+        alice_log_kernel(st, log, thr, table, class_counts)
         truth.n_slots += n
         truth.slots_per_class = [int(x) for x in class_counts]
 
