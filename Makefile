@@ -26,10 +26,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	@if command -v verilator >/dev/null; then \
-	  for f in hdl/rtl/*.v; do [ -e "$$f" ] || continue; echo "verilator --lint-only $$f"; \
-	    verilator --lint-only -Wall -Wno-DECLFILENAME -Wno-UNUSEDPARAM \
-	      --top-module "$$(basename "$$f" .v)" "$$f" || exit 1; done; \
+	@if command -v verilator >/dev/null; then cd hdl && ../$(PY) -m tb.synth --lint; \
 	else echo "verilator not found: HDL lint skipped"; fi
 
 # Icarus Verilog runs the cocotb benches. Installed with apt-get when we are root.

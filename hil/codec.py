@@ -15,9 +15,12 @@ zero) followed by the block's non-zero bytes. The encoder always emits the last 
 frame ending in a full block ends with an extra 0x01 code. Encoded frames never contain 0x00.
 
 Event frames (type 0x01): payload = base_time_ps i64 | first_index u64 | fifo_lost u32 |
-n_tags u32 | n_tags x tag u32, where tag bits 0..26 = time after base_time in ps (unsigned) and
-bits 27..31 = channel. ``first_index`` numbers events from device boot, so the host counts events
-lost between frames exactly.
+n_tags u32 | n_tags x tag u32, where tag bits 0..26 = time in ps after the previous tag of the
+frame (the first tag: after base_time), unsigned, and bits 27..31 = channel, the whole word XORed
+with ``TAG_XOR`` = 0xA5A5A5A5 on the wire (so COBS blocks stay long). Times within a frame
+are therefore non-decreasing, and only a pause over 2^27 ps (134 us) between two events, an
+earlier event or a full frame starts a new frame. ``first_index`` numbers events from device
+boot, so the host counts events lost between frames exactly.
 
 Public pure functions: :func:`crc32c`, :func:`cobs_encode`, :func:`cobs_decode`,
 :func:`encode_frame`, :func:`decode_frame`, :func:`pack_event_payload`,
@@ -27,8 +30,15 @@ and :func:`scan_stream` (the host's fused hot path: split, COBS, CRC, header, ta
 
 from __future__ import annotations
 
+import platform
+import sys
+
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from hil.protocol import (
     CRC_SIZE,
@@ -39,6 +49,7 @@ from hil.protocol import (
     E_PAYLOAD,
     E_SEQ,
     E_SHORT,
+    E_SKIPPED,
     E_VERSION,
     EVENT_HEADER_SIZE,
     HEADER_SIZE,
@@ -51,11 +62,15 @@ from hil.protocol import (
     TAG_DT_BITS,
     TAG_DT_MASK,
     TAG_MAX_CHANNEL,
+    TAG_XOR,
     Frame,
     FramingError,
 )
 
 CRC32C_POLY = 0x82F63B78
+RAW_ALLOC = (MAX_RAW + 7) // 8 * 8  # scratch for one decoded frame, viewed as 32/64-bit words
+if sys.byteorder != "little":
+    raise ImportError("hil.codec's word views of the wire format need a little-endian host")
 
 
 def _crc_tables() -> np.ndarray:
@@ -166,6 +181,60 @@ def _check_raw(raw: np.ndarray, m: int, T: np.ndarray) -> int:
     return E_OK
 
 
+def _host_has_sse42() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        import llvmlite.binding as llvm
+
+        return bool(llvm.get_host_cpu_features().get("sse4.2"))
+    except Exception:  # no feature query: use the portable table version
+        return False
+
+
+HAVE_HW_CRC32C = _host_has_sse42()
+
+
+@intrinsic
+def _crc32c_step64(typingctx, crc, data):
+    """SSE4.2 ``crc32`` on 8 bytes: the instruction implements exactly CRC-32C (reflected)."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.64.64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _le32(buf: np.ndarray, off: int) -> int:
+    return (np.int64(buf[off]) | (np.int64(buf[off + 1]) << 8) | (np.int64(buf[off + 2]) << 16)
+            | (np.int64(buf[off + 3]) << 24))
+
+
+@numba.njit(cache=True, nogil=True)
+def _crc32c_hw(buf: np.ndarray, n: int, T: np.ndarray) -> int:
+    """CRC-32C of buf[:n] (buf 8-byte aligned, length a multiple of 8 bytes or more)."""
+    w = buf[: n // 8 * 8].view(np.uint64)
+    c = np.uint64(0xFFFFFFFF)
+    for k in range(w.shape[0]):
+        c = _crc32c_step64(c, w[k])
+    c2 = np.int64(c)
+    for i in range(n // 8 * 8, n):
+        c2 = T[0, (c2 ^ buf[i]) & 0xFF] ^ (c2 >> 8)
+    return c2 ^ 0xFFFFFFFF
+
+
+@numba.njit(cache=True, nogil=True)
+def _crc32c_sw(buf: np.ndarray, n: int, T: np.ndarray) -> int:
+    return _crc32c_update(0, buf, 0, n, T)
+
+
+_crc32c_fast = _crc32c_hw if HAVE_HW_CRC32C else _crc32c_sw
+
+
 def _as_u8(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return np.ascontiguousarray(data, dtype=np.uint8).ravel()
@@ -246,15 +315,16 @@ def decode_frame(encoded: bytes | np.ndarray) -> Frame:
 
 def pack_event_payload(base_time_ps: int, first_index: int, fifo_lost: int,
                        t: np.ndarray, ch: np.ndarray) -> bytes:
-    """EVENTS payload for events ``(t, ch)``: each ``t - base_time_ps`` must fit in 27 bits."""
+    """EVENTS payload for events ``(t, ch)``: each step from ``base_time_ps`` to the first event
+    and from one event to the next must be in [0, 2^27) ps."""
     t = np.asarray(t, dtype=np.int64)
     ch = np.asarray(ch, dtype=np.int64)
-    dt = t - base_time_ps
+    dt = np.diff(t, prepend=np.int64(base_time_ps))
     if t.shape[0] > MAX_TAGS_PER_FRAME:
         raise ValueError(f"{t.shape[0]} tags exceed {MAX_TAGS_PER_FRAME} per frame")
     if np.any((dt < 0) | (dt > TAG_DT_MASK)) or np.any((ch < 0) | (ch > TAG_MAX_CHANNEL)):
-        raise ValueError("event time outside [base, base + 2^27 ps) or channel outside 0..31")
-    words = (dt | (ch << TAG_DT_BITS)).astype("<u4")
+        raise ValueError("a time step outside [0, 2^27) ps or a channel outside 0..31")
+    words = ((dt | (ch << TAG_DT_BITS)) ^ TAG_XOR).astype("<u4")
     head = np.array([(base_time_ps, first_index, fifo_lost, t.shape[0])],
                     dtype=[("b", "<i8"), ("f", "<u8"), ("l", "<u4"), ("n", "<u4")])
     return head.tobytes() + words.tobytes()
@@ -271,9 +341,9 @@ def unpack_event_payload(payload: bytes | np.ndarray) -> tuple[int, int, int, np
     if int(head["n"]) != n:
         raise FramingError(E_PAYLOAD, f"n_tags {int(head['n'])} but {n} tag words",
                            source="events", offset=20)
-    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64)
+    w = p[EVENT_HEADER_SIZE:].view("<u4").astype(np.int64) ^ TAG_XOR
     base = int(head["b"])
-    return (base, int(head["f"]), int(head["l"]), base + (w & TAG_DT_MASK),
+    return (base, int(head["f"]), int(head["l"]), base + np.cumsum(w & TAG_DT_MASK),
             (w >> TAG_DT_BITS).astype(np.int16))
 
 
@@ -287,7 +357,8 @@ def _put_le(buf: np.ndarray, off: int, value: int, nbytes: int) -> None:
 def _encode_events(t: np.ndarray, ch: np.ndarray, seq0: int, index0: int, max_tags: int,
                    T: np.ndarray, out: np.ndarray) -> tuple[int, int]:
     """Pack events into consecutive EVENTS frames, firmware rule: a frame ends when full or when
-    the next event lies outside [base, base + 2^27 ps). Returns (bytes written, frames)."""
+    the next event is earlier than, or 2^27 ps or more after, the previous one. Returns (bytes
+    written, frames)."""
     raw = np.empty(MAX_RAW, dtype=np.uint8)
     n = t.shape[0]
     i = 0
@@ -295,13 +366,15 @@ def _encode_events(t: np.ndarray, ch: np.ndarray, seq0: int, index0: int, max_ta
     seq = seq0
     while i < n:
         base = t[i]
+        prev = base
         k = 0
         p = HEADER_SIZE + EVENT_HEADER_SIZE
         while i + k < n and k < max_tags:
-            dt = t[i + k] - base
+            dt = t[i + k] - prev
             if dt < 0 or dt > TAG_DT_MASK:
                 break
-            w = dt | (np.int64(ch[i + k]) << TAG_DT_BITS)
+            prev = t[i + k]
+            w = (dt | (np.int64(ch[i + k]) << TAG_DT_BITS)) ^ TAG_XOR
             _put_le(raw, p, w, 4)
             p += 4
             k += 1
@@ -343,80 +416,164 @@ F_STATUS, F_TYPE, F_SEQ, F_POFF, F_PLEN, F_EV0, F_NEV, F_BASE = 0, 1, 2, 3, 4, 5
 F_MISSING, F_LOST, F_FIFO_LOST, F_OFFSET = 8, 9, 10, 11
 N_FCOLS = 12
 # Decoder state vector shared across calls.
-S_SYNCED, S_HAVE_SEQ, S_NEXT_SEQ, S_HAVE_INDEX, S_NEXT_INDEX, S_RESTARTS = 0, 1, 2, 3, 4, 5
-N_STATE = 6
+S_SYNCED, S_HAVE_SEQ, S_NEXT_SEQ, S_HAVE_INDEX, S_NEXT_INDEX, S_RESTARTS, S_REJOIN = range(7)
+N_STATE = 7
 SEQ_WINDOW = 1 << 16  # a sequence number further behind than this means the device restarted
+
+
+@numba.njit(cache=True, nogil=True)
+def _cobs_decode_nz(src: np.ndarray, start: int, end: int, dst: np.ndarray) -> int:
+    """:func:`_cobs_decode` for a piece already known to hold no zero byte; same results.
+
+    Event payloads hold many zero bytes, so COBS runs are short (about 4 bytes) and a run-by-run
+    copy is slow. Unless a full 254-byte block occurs, decoded byte j is simply encoded byte
+    j + 1 with zeros where the code bytes were: one bulk copy, then a walk along the code chain
+    to validate it and put the zeros back. Indices are unsigned so numba drops its negative-index
+    wrap-around and LLVM vectorises the copies.
+    """
+    cap = np.uintp(dst.shape[0])
+    s0 = np.uintp(start)
+    e = np.uintp(end)
+    one = np.uintp(1)
+    n_out = e - s0 - one
+    if e > s0 and n_out <= cap:
+        for k in range(n_out):  # bulk copy, assuming no full block
+            dst[k] = src[s0 + one + k]
+        i = s0
+        while i < e:  # validate the chain; each later code byte marks its block's zero
+            code = np.uintp(src[i])
+            if code == np.uintp(0xFF) and i + code < e:
+                break  # a full block shifts what follows: decode run by run below
+            if code - one > e - i - one:
+                return -1
+            if i > s0:
+                dst[i - s0 - one] = 0
+            i += code
+        if i >= e:
+            return np.int64(n_out)
+    o = np.uintp(0)
+    i = s0
+    while i < e:
+        run = np.uintp(src[i]) - one
+        i += one
+        if run > e - i:
+            return -1
+        if run > cap - o:
+            return -2
+        for k in range(run):
+            dst[o + k] = src[i + k]
+        o += run
+        i += run
+        if run != np.uintp(254) and i < e:
+            if o >= cap:
+                return -2
+            dst[o] = 0
+            o += one
+    return np.int64(o)
+
+
+@numba.njit(cache=True, nogil=True)
+def _find_zero(buf: np.ndarray, start: np.uintp, n: np.uintp) -> np.uintp:
+    """Index of the first 0x00 in buf[start:n], or n. Checks 64-byte blocks with a branch-free
+    (vectorised) minimum first, then searches the block that holds the zero."""
+    z = start
+    blk = np.uintp(64)
+    while z + blk <= n:
+        zeros = 0
+        for k in range(blk):
+            zeros += buf[z + k] == 0
+        if zeros:
+            break
+        z += blk
+    while z < n and buf[z] != 0:
+        z += np.uintp(1)
+    return z
 
 
 @numba.njit(cache=True, nogil=True)
 def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.ndarray,
           out_ch: np.ndarray, ctrl: np.ndarray, finfo: np.ndarray) -> tuple[int, int, int, int]:
-    """Decode every complete frame of buf[:n].
+    """Decode complete frames of buf[:n] until the data or the rows of ``finfo`` run out.
 
     Returns (bytes consumed, events written, frames recorded, control bytes written). Events of a
     frame are written only once the frame has passed every check, so nothing from a bad frame is
     ever delivered.
     """
-    raw = np.empty(MAX_RAW, dtype=np.uint8)
+    raw = np.empty(RAW_ALLOC, dtype=np.uint8)
+    raw32 = raw.view(np.uint32)  # little-endian host (checked at import)
+    raw64 = raw.view(np.int64)
     pos = 0
     ne = 0
     nf = 0
     nc = 0
-    while pos < n:
-        z = pos
-        while z < n and buf[z] != 0:
-            z += 1
-        if z == n:  # no delimiter yet: keep the tail unless it is already too long to be a frame
-            if n - pos > MAX_ENCODED and state[S_SYNCED] == 1:
+    un = np.uintp(n)
+    while nf < finfo.shape[0] - 1:
+        z = _find_zero(buf, np.uintp(pos), un)
+        if z == un:
+            # no delimiter after pos: keep the tail unless it is already too long to be a frame
+            # (while joining the stream too: the bytes may still turn out to be a whole frame)
+            if n - pos > MAX_ENCODED:
                 finfo[nf, :] = 0
-                finfo[nf, F_STATUS] = E_LENGTH
+                finfo[nf, F_STATUS] = E_LENGTH if state[S_SYNCED] == 1 else E_SKIPPED
                 finfo[nf, F_OFFSET] = pos
+                finfo[nf, F_PLEN] = n - pos
                 nf += 1
                 state[S_SYNCED] = 0
                 pos = n
-            elif state[S_SYNCED] == 0:
-                pos = n
             break
+        z = np.int64(z)
         start = pos
         pos = z + 1
-        if state[S_SYNCED] == 0:  # after (re)connect: the bytes before the first 0x00 are a tail
-            state[S_SYNCED] = 1
-            continue
+        # after (re)connect the bytes before the first 0x00 may be the tail of a frame: if they
+        # do not form a valid frame they are skipped, not counted as a bad frame
+        joining = state[S_SYNCED] == 0
+        state[S_SYNCED] = 1
         if z == start:  # idle delimiter
             continue
         f = finfo[nf]
         f[:] = 0
         f[F_OFFSET] = start
+        f[F_PLEN] = z - start
         nf += 1
         if z - start > MAX_ENCODED:
-            f[F_STATUS] = E_LENGTH
+            f[F_STATUS] = E_SKIPPED if joining else E_LENGTH
             continue
-        m = _cobs_decode(buf, start, z, raw)
+        m = _cobs_decode_nz(buf, start, z, raw)
         if m == -2:
-            f[F_STATUS] = E_LENGTH
-            continue
-        if m < 0:
-            f[F_STATUS] = E_COBS
-            continue
-        code = _check_raw(raw, m, T)
-        f[F_STATUS] = code
+            code = E_LENGTH
+        elif m < 0:
+            code = E_COBS
+        elif m < HEADER_SIZE + CRC_SIZE:
+            code = E_SHORT
+        elif _crc32c_fast(raw, m - CRC_SIZE, T) != _le32(raw, m - CRC_SIZE):
+            code = E_CRC
+        elif raw[1] != PROTOCOL_VERSION:
+            code = E_VERSION
+        elif (np.int64(raw[2]) | (np.int64(raw[3]) << 8)) != m - HEADER_SIZE - CRC_SIZE:
+            code = E_LENGTH
+        else:
+            code = E_OK
         if code != E_OK:
+            f[F_STATUS] = E_SKIPPED if joining else code
             continue
         ftype = np.int64(raw[0])
-        seq = (np.int64(raw[4]) | (np.int64(raw[5]) << 8) | (np.int64(raw[6]) << 16)
-               | (np.int64(raw[7]) << 24))
+        seq = np.int64(raw32[1])
         plen = m - HEADER_SIZE - CRC_SIZE
         f[F_TYPE] = ftype
         f[F_SEQ] = seq
         f[F_PLEN] = plen
         restart = False
+        rejoin = state[S_REJOIN] == 1
         if state[S_HAVE_SEQ] == 1:
             d = (seq - state[S_NEXT_SEQ]) & 0xFFFFFFFF
-            if d >= 0x80000000 and d < (1 << 32) - SEQ_WINDOW:
-                restart = True  # far behind: the device rebooted and counts from zero again
-            elif d >= 0x80000000:
-                f[F_STATUS] = E_SEQ
-                continue
+            if d >= 0x80000000:
+                # behind: a duplicate, unless it is the first frame after a reconnect or far
+                # behind, which both mean the device rebooted and counts from zero again
+                if rejoin or d < (1 << 32) - SEQ_WINDOW:
+                    restart = True
+                else:
+                    f[F_STATUS] = E_SEQ
+                    continue
             else:
                 f[F_MISSING] = d
         if ftype == T_EVENTS:
@@ -424,33 +581,32 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 f[F_STATUS] = E_PAYLOAD
                 continue
             ntag = (plen - EVENT_HEADER_SIZE) // 4
-            p = HEADER_SIZE
-            base = np.int64(0)
-            first = np.int64(0)
-            for k in range(8):
-                base |= np.int64(raw[p + k]) << (8 * k)
-                first |= np.int64(raw[p + 8 + k]) << (8 * k)
-            fifo_lost = np.int64(0)
-            declared = np.int64(0)
-            for k in range(4):
-                fifo_lost |= np.int64(raw[p + 16 + k]) << (8 * k)
-                declared |= np.int64(raw[p + 20 + k]) << (8 * k)
-            if declared != ntag:
+            base = raw64[1]  # payload starts at byte 8: base_time_ps, first_index, lost, n
+            first = raw64[2]
+            fifo_lost = np.int64(raw32[6])
+            if np.int64(raw32[7]) != ntag:
                 f[F_STATUS] = E_PAYLOAD
                 continue
             lost = np.int64(0)
             if state[S_HAVE_INDEX] == 1 and not restart:
                 lost = first - state[S_NEXT_INDEX]
-                if lost < 0:  # events numbered before ones already delivered: not trustworthy
+                if lost < 0 and rejoin:
+                    restart = True
+                    lost = 0
+                elif lost < 0:  # events numbered before ones already delivered: not trustworthy
                     f[F_STATUS] = E_SEQ
                     continue
-            q = p + EVENT_HEADER_SIZE
-            for k in range(ntag):
-                w = (np.int64(raw[q]) | (np.int64(raw[q + 1]) << 8) | (np.int64(raw[q + 2]) << 16)
-                     | (np.int64(raw[q + 3]) << 24))
-                out_t[ne + k] = base + (w & TAG_DT_MASK)
-                out_ch[ne + k] = w >> TAG_DT_BITS
-                q += 4
+            q = np.uintp((HEADER_SIZE + EVENT_HEADER_SIZE) // 4)
+            une = np.uintp(ne)
+            nt = np.uintp(ntag)
+            for k in range(nt):  # unsigned indices: vectorised
+                w = np.int64(raw32[q + k]) ^ TAG_XOR
+                out_t[une + k] = w & TAG_DT_MASK
+                out_ch[une + k] = w >> TAG_DT_BITS
+            acc = base
+            for k in range(nt):  # then the running sum, a short dependency chain per tag
+                acc += out_t[une + k]
+                out_t[une + k] = acc
             f[F_EV0] = ne
             f[F_NEV] = ntag
             f[F_BASE] = base
@@ -470,6 +626,7 @@ def _scan(buf: np.ndarray, n: int, state: np.ndarray, T: np.ndarray, out_t: np.n
                 state[S_HAVE_INDEX] = 0
         state[S_HAVE_SEQ] = 1
         state[S_NEXT_SEQ] = (seq + 1) & 0xFFFFFFFF
+        state[S_REJOIN] = 0
     return pos, ne, nf, nc
 
 
@@ -486,16 +643,30 @@ def scan_stream(buf: np.ndarray, state: np.ndarray, n: int | None = None
 
     Returns ``(consumed, t, ch, finfo, ctrl)``: events of good EVENTS frames in order (int64 ps,
     int16 channel), one ``finfo`` row per frame seen (columns ``F_*``; ``F_STATUS`` is an ``E_*``
-    code) and the payload bytes of good non-event frames. Bytes after the last delimiter are not
+    code, ``E_SKIPPED`` for a partial frame before the first delimiter after a (re)connect) and
+    the payload bytes of good non-event frames. Bytes after the last delimiter are not
     consumed; the caller keeps them for the next call.
     """
     if n is None:
         n = buf.shape[0]
     view = buf[:n]
-    n_delim = int(np.count_nonzero(view == 0))
+    # room for every event the bytes could hold; pages never written cost no memory
     out_t = np.empty(n // 4 + 1, dtype=np.int64)
     out_ch = np.empty(n // 4 + 1, dtype=np.int16)
     ctrl = np.empty(n + 1, dtype=np.uint8)
-    finfo = np.empty((n_delim + 2, N_FCOLS), dtype=np.int64)
-    consumed, ne, nf, nc = _scan(view, n, state, CRC_TABLES, out_t, out_ch, ctrl, finfo)
+    consumed = ne = nc = 0
+    tables = []
+    while True:
+        finfo = np.empty((n // 1024 + 64, N_FCOLS), dtype=np.int64)
+        c, e, f, k = _scan(view[consumed:], n - consumed, state, CRC_TABLES, out_t[ne:],
+                           out_ch[ne:], ctrl[nc:], finfo)
+        finfo[:f, F_OFFSET] += consumed
+        finfo[:f, F_EV0] += ne
+        finfo[:f, F_POFF] += nc
+        tables.append(finfo[:f])
+        consumed, ne, nc = consumed + c, ne + e, nc + k
+        if f < finfo.shape[0] - 1:  # stopped for lack of data, not of table rows
+            break
+    finfo = tables[0] if len(tables) == 1 else np.concatenate(tables)
+    nf = finfo.shape[0]
     return consumed, out_t[:ne], out_ch[:ne], finfo[:nf], ctrl[:nc]

@@ -23,11 +23,15 @@ from hil.codec import (
     F_SEQ,
     F_STATUS,
     F_TYPE,
+    S_HAVE_INDEX,
+    S_NEXT_INDEX,
+    S_REJOIN,
     S_RESTARTS,
+    S_SYNCED,
     new_scan_state,
     scan_stream,
 )
-from hil.protocol import E_OK, E_SEQ, ERROR_NAMES, T_EVENTS, Frame
+from hil.protocol import E_OK, E_SEQ, E_SKIPPED, ERROR_NAMES, T_EVENTS, Frame
 from postproc.events import EventChunk, SpecialEvents
 
 
@@ -46,7 +50,7 @@ class LinkStats:
     fifo_dropped: int = 0  # the device's FIFO overflowed before these were framed
     reconnects: int = 0
     device_restarts: int = 0
-    skipped_bytes: int = 0  # partial frames discarded at (re)synchronisation
+    skipped_bytes: int = 0  # partial frame discarded when joining the stream after a (re)connect
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -72,19 +76,26 @@ class StreamDecoder:
         """The byte stream broke: drop the partial frame and resynchronise on the next 0x00."""
         self.stats.skipped_bytes += int(self._pending.shape[0])
         self._pending = np.empty(0, dtype=np.uint8)
-        self._state[0] = 0
+        self._state[S_SYNCED] = 0
+        self._state[S_REJOIN] = 1
         self.stats.reconnects += 1
+
+    def account_tail(self, sent_events: int) -> int:
+        """Count as lost the events the device reports sent (STATUS ``sent_events``, numbered
+        from boot like ``first_index``) beyond the last delivered frame: losses at the very end
+        of a stream, which no later frame reveals. Call once the link is drained."""
+        if not self._state[S_HAVE_INDEX]:
+            return 0
+        lost = max(0, int(sent_events) - int(self._state[S_NEXT_INDEX]))
+        self._state[S_NEXT_INDEX] += lost
+        self.stats.lost_events += lost
+        return lost
 
     def feed(self, data: bytes | bytearray | memoryview | np.ndarray) -> DecodeResult:
         new = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
         self.stats.bytes_in += int(new.shape[0])
         buf = np.concatenate([self._pending, new]) if self._pending.shape[0] else new
-        synced_before = bool(self._state[0])
         consumed, t, ch, finfo, ctrl = scan_stream(buf, self._state)
-        if not synced_before:
-            # bytes up to the first delimiter are the tail of a frame we joined half way
-            first = np.flatnonzero(buf[:consumed] == 0)
-            self.stats.skipped_bytes += int(first[0] + 1) if first.shape[0] else consumed
         self._pending = buf[consumed:].copy()
         return DecodeResult(self._chunk(t, ch, finfo), self._control(finfo, ctrl))
 
@@ -92,7 +103,9 @@ class StreamDecoder:
         s = self.stats
         status = finfo[:, F_STATUS]
         good = status == E_OK
-        for code in np.unique(status[~good]):
+        skipped = status == E_SKIPPED
+        s.skipped_bytes += int(finfo[skipped, F_PLEN].sum())
+        for code in np.unique(status[~good & ~skipped]):
             n = int(np.count_nonzero(status == code))
             name = ERROR_NAMES[int(code)]
             s.errors_by_code[name] = s.errors_by_code.get(name, 0) + n
@@ -123,8 +136,9 @@ class StreamDecoder:
         first_record = s.events - int(t.shape[0])
         if t.shape[0]:
             self._last_t = int(t[-1])
-        # trim views so the chunk does not pin the scan's oversized buffers
-        return EventChunk(t.copy(), ch.copy(), specials=specials, first_record=first_record)
+        # t and ch are views of over-allocated arrays whose unused tail was never written,
+        # so it occupies address space only
+        return EventChunk(t, ch, specials=specials, first_record=first_record)
 
     @staticmethod
     def _control(finfo: np.ndarray, ctrl: np.ndarray) -> list[Frame]:

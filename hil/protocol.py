@@ -51,6 +51,7 @@ E_VERSION = 4  # unknown protocol version
 E_LENGTH = 5  # length field disagrees with the frame, or frame longer than MAX_ENCODED
 E_PAYLOAD = 6  # payload inconsistent with its frame type (event count, command size)
 E_SEQ = 7  # sequence number behind the expected one: duplicate or replayed frame
+E_SKIPPED = 8  # host only: partial frame before the first delimiter after a (re)connect
 ERROR_NAMES = {
     E_COBS: "bad COBS encoding",
     E_SHORT: "frame too short",
@@ -59,14 +60,18 @@ ERROR_NAMES = {
     E_LENGTH: "length field mismatch or frame too long",
     E_PAYLOAD: "payload inconsistent with frame type",
     E_SEQ: "duplicate or out-of-order sequence number",
+    E_SKIPPED: "partial frame skipped while joining the stream",
 }
 
 # Event frames: payload header then n tag words of 32 bits.
 EVENT_HEADER = struct.Struct("<qQII")  # base_time_ps, first_index, fifo_lost, n_tags
 EVENT_HEADER_SIZE = EVENT_HEADER.size  # 24
-TAG_DT_BITS = 27  # bits 0..26: time after base_time in ps; bits 27..31: channel
+TAG_DT_BITS = 27  # bits 0..26: ps after the previous tag (first: after base_time); 27..31: channel
 TAG_DT_MASK = (1 << TAG_DT_BITS) - 1
 TAG_MAX_CHANNEL = 31
+# Tag words go on the wire XORed with this constant: dt and channel are small numbers whose
+# zero bytes would cut COBS into ~4-byte blocks; scrambled, blocks are ~254 bytes long.
+TAG_XOR = 0xA5A5A5A5
 MAX_TAGS_PER_FRAME = (MAX_PAYLOAD - EVENT_HEADER_SIZE) // 4  # 1018
 
 # Status frames.

@@ -14,10 +14,19 @@ from postproc import __version__
 from postproc.errors import QkdppError
 
 COMMAND_MODULES = [
+    "postproc.commands.acquire",
     "postproc.commands.bench",
+    "postproc.commands.info",
+    "postproc.commands.convert",
+    "postproc.commands.demo",
+    "postproc.commands.process",
+    "postproc.commands.alice",
+    "postproc.commands.bob",
     "postproc.commands.finite_key",
     "postproc.commands.plan",
     "postproc.commands.kms",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
 ]
 
 

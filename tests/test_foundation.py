@@ -60,3 +60,17 @@ def test_format_error_names_source_offset_field():
 def test_cli_unknown_bench_is_clear_error(capsys):
     assert main(["bench", "no-such-bench"]) == 2
     assert "no benchmark 'no-such-bench'" in capsys.readouterr().err
+
+
+def test_bench_shared_flags_work_after_the_name(monkeypatch, capsys):
+    from postproc.commands import bench
+
+    seen = {}
+
+    def fake_run_one(name, extra, quick, as_json):
+        seen.update(name=name, extra=extra, quick=quick, json=as_json)
+        return {}
+
+    monkeypatch.setattr(bench, "run_one", fake_run_one)
+    assert main(["bench", "read", "--json", "--size-mb", "3", "--quick"]) == 0
+    assert seen == {"name": "read", "extra": ["--size-mb", "3"], "quick": True, "json": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import numpy as np
 import pytest
@@ -63,8 +64,10 @@ def test_vectors_decode():
     n = 0
     for line in vectors.VECTOR_PATH.read_text().splitlines():
         kind, *f = line.split(" ")
+
         def h(s):
-            return (b"" if s == "-" else bytes.fromhex(s))
+            return b"" if s == "-" else bytes.fromhex(s)
+
         if kind == "FRAME":
             fr = decode_frame(h(f[3]))
             assert (fr.type, fr.seq, fr.payload) == (int(f[0]), int(f[1]), h(f[2]))
@@ -118,8 +121,10 @@ def test_scan_of_garbage_delivers_nothing(data):
     assert dec.stats.frames_ok == len(res.control)
 
 
-@given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 31)), max_size=300),
-       st.integers(1, 1018))
+@given(
+    st.lists(st.tuples(st.integers(0, 2**40), st.integers(0, 31)), max_size=300),
+    st.integers(1, 1018),
+)
 @settings(max_examples=100, deadline=None)
 def test_event_stream_round_trip(events, max_tags):
     t = np.array([e[0] for e in events], dtype=np.int64)
@@ -169,7 +174,10 @@ def test_resync_discards_partial_frame():
     dec = StreamDecoder(synced=False)
     res = dec.feed(wire[5:])
     assert [f.payload for f in res.control] == [b"def"]
-    assert dec.stats.bad_frames == 0 and dec.stats.skipped_bytes == len(wire) // 2 - 5
+    assert dec.stats.bad_frames == 0 and dec.stats.skipped_bytes == len(wire) // 2 - 5 - 1
+    # joining at a frame boundary loses nothing
+    dec = StreamDecoder(synced=False)
+    assert len(dec.feed(wire).control) == 2 and dec.stats.skipped_bytes == 0
 
 
 def test_event_payload_and_status_round_trip():
@@ -179,6 +187,11 @@ def test_event_payload_and_status_round_trip():
     assert (base, first, lost, t2.tolist(), ch2.tolist()) == (100, 5, 2, t.tolist(), [0, 31, 4])
     with pytest.raises(ValueError):
         pack_event_payload(100, 0, 0, np.array([2**27 + 100]), np.array([0]))
+    with pytest.raises(ValueError):  # times within a frame never go back
+        pack_event_payload(100, 0, 0, np.array([200, 150]), np.array([0, 0]))
+    # tags count from the previous tag, so a frame may span far more than 2^27 ps
+    t = 100 + np.arange(1000, dtype=np.int64) * (2**27 - 1)
+    assert np.array_equal(unpack_event_payload(pack_event_payload(100, 0, 0, t, t % 32))[3], t)
     s = Status((1, 2, 3), 10, 4, 65536, 7, 8, 9, 11, 12, 1, tuple(range(32)))
     assert unpack_status(pack_status(s)) == s
 
@@ -190,3 +203,72 @@ def test_scan_table_reports_codes():
     state = new_scan_state()
     _, t, _, finfo, _ = scan_stream(np.frombuffer(bytes(bad) + good, np.uint8), state)
     assert finfo[:, F_STATUS].tolist() == [E_CRC, E_OK] and t.tolist() == [1]
+
+
+@given(st.binary(min_size=1, max_size=5000))
+@settings(max_examples=300, deadline=None)
+def test_fast_cobs_path_agrees_with_reference(data):
+    from hil.codec import _cobs_decode, _cobs_decode_nz
+
+    src = np.frombuffer(data.replace(b"\x00", b"\x01"), np.uint8)
+    for enc in (src, cobs_encode(data)):
+        a = np.zeros(4112, np.uint8)
+        b = np.zeros(4112, np.uint8)
+        ra = _cobs_decode(enc, 0, enc.shape[0], a)
+        rb = _cobs_decode_nz(enc, 0, enc.shape[0], b)
+        assert ra == rb
+        if ra >= 0:
+            assert np.array_equal(a[:ra], b[:rb])
+
+
+_STREAM_T = 10**6 + np.cumsum(np.random.default_rng(5).integers(1, 3_000, 4_000))
+_STREAM_CH = np.random.default_rng(6).integers(0, 32, 4_000)
+_STREAM, _ = encode_event_stream(_STREAM_T, _STREAM_CH, max_tags=300)
+
+
+@given(st.lists(st.tuples(st.integers(0, len(_STREAM) - 1), st.integers(0, 3),
+                          st.integers(0, 255)), max_size=12),
+       st.lists(st.integers(1, len(_STREAM) - 1), max_size=6))
+@settings(max_examples=150, deadline=None)
+def test_corrupted_stream_never_delivers_a_wrong_event(edits, cuts):
+    data = bytearray(_STREAM)
+    for pos, kind, val in sorted(edits, reverse=True):
+        if pos >= len(data):
+            continue
+        if kind == 0:
+            data[pos] ^= val or 1  # flip bits
+        elif kind == 1:
+            del data[pos]
+        elif kind == 2:
+            data.insert(pos, data[pos])  # duplicate a byte
+        else:
+            data[pos] = val  # overwrite, may plant a delimiter
+    dec = StreamDecoder(synced=True)
+    parts = []
+    bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+    for a, b in itertools.pairwise(bounds):
+        parts.append(dec.feed(bytes(data[a:b])).chunk)
+    t = np.concatenate([c.t for c in parts])
+    ch = np.concatenate([c.ch for c in parts])
+    # every delivered event is the original event at its place: look it up by time (unique)
+    idx = np.searchsorted(_STREAM_T, t)
+    assert np.all(idx < _STREAM_T.shape[0])
+    assert np.array_equal(_STREAM_T[idx], t) and np.array_equal(_STREAM_CH[idx], ch)
+    assert np.all(np.diff(idx) > 0)  # in order, no duplicates
+    s = dec.stats
+    assert s.events + s.lost_events <= _STREAM_T.shape[0]
+    if not edits:
+        assert s.events == _STREAM_T.shape[0] and s.bad_frames == 0
+
+
+def test_joining_keeps_a_frame_split_across_reads():
+    wire = encode_frame(T_PING, 1, b"abcdef")
+    dec = StreamDecoder(synced=False)
+    assert dec.feed(wire[:7]).control == []
+    assert [f.payload for f in dec.feed(wire[7:]).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 0 and dec.stats.bad_frames == 0
+    # a run of garbage longer than any frame is dropped while joining, then the stream syncs
+    dec = StreamDecoder(synced=False)
+    dec.feed(b"\x07" * 5000)
+    assert [f.payload for f in dec.feed(b"\x00" + wire).control] == [b"abcdef"]
+    assert dec.stats.skipped_bytes == 5000 and dec.stats.bad_frames == 0

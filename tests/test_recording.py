@@ -77,6 +77,7 @@ def test_round_trip_any_chunking(tmp_path_factory, t, sizes, alice, alice_split,
     assert inten.tolist() == a[:, 2].tolist()
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 255), max_size=200))
 def test_alice_byte_layout(raw):
     log = np.array(raw, dtype=np.uint8)

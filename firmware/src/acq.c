@@ -139,14 +139,16 @@ static int append_word(acq_t *a, uint64_t word)
     }
     if (a->ev_tags == 0) {
         a->ev_base = t;
+        a->ev_prev = t;
         a->ev_first_index = a->next_index;
         a->ev_opened_us = hal_time_us();
-    } else if (t < a->ev_base || (uint64_t)(t - a->ev_base) > TAG_DT_MASK ||
+    } else if (t < a->ev_prev || (uint64_t)(t - a->ev_prev) > TAG_DT_MASK ||
                a->ev_tags >= a->max_tags) {
-        a->ev_closed = 1;
+        a->ev_closed = 1; /* earlier, too long a pause, or full: the tag opens the next frame */
         return 0;
     }
-    uint32_t w = (uint32_t)(t - a->ev_base) | ((uint32_t)ch << TAG_DT_BITS);
+    uint32_t w = ((uint32_t)(t - a->ev_prev) | ((uint32_t)ch << TAG_DT_BITS)) ^ TAG_XOR;
+    a->ev_prev = t;
     put_le(ev_payload(a) + EVENT_HEADER_SIZE + 4u * a->ev_tags, w, 4);
     a->ev_tags++;
     a->next_index++;

@@ -32,7 +32,7 @@ typedef struct {
     uint8_t ev_raw[MAX_RAW];
     uint32_t ev_tags;
     int ev_closed;
-    int64_t ev_base;
+    int64_t ev_base, ev_prev; /* first and latest tag time of the open frame */
     uint64_t ev_first_index, ev_opened_us;
     int64_t last_time;
     uint64_t pend[64]; /* words popped from the FIFO, not yet framed */
@@ -58,6 +58,8 @@ void acq_start(acq_t *a);
 void acq_stop(acq_t *a);
 /* Close the open event frame now (also done on STOP and by the flush timeout). */
 void acq_flush(acq_t *a);
+/* Nonzero while encoded bytes wait for the link. */
+static inline int acq_tx_pending(const acq_t *a) { return a->tx_off < a->tx_len; }
 /* Build the STATUS payload into out (STATUS_SIZE bytes); returns its length. */
 uint16_t acq_status_payload(const acq_t *a, uint8_t *out);
 

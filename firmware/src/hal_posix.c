@@ -35,13 +35,16 @@ static double rate;
 static uint64_t enabled_at_us, pushed_since_enable;
 static int64_t time_offset, last_time;
 static volatile sig_atomic_t stop_requested;
+static uint64_t boot_us;
 
-uint64_t hal_time_us(void)
+static uint64_t monotonic_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+uint64_t hal_time_us(void) { return monotonic_us() - boot_us; }
 
 size_t hal_link_write(const uint8_t *data, size_t n)
 {
@@ -208,12 +211,15 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    boot_us = monotonic_us();
     acq_init(&acq);
     acq.max_tags = max_tags;
     while (!stop_requested) {
         feed_fifo();
         if (!acq_poll(&acq)) {
-            struct pollfd p = {master_fd, POLLIN, 0};
+            /* nothing to do: sleep until the host sends or drains the link, at most 1 ms */
+            short events = (short)(POLLIN | (acq_tx_pending(&acq) ? POLLOUT : 0));
+            struct pollfd p = {master_fd, events, 0};
             poll(&p, 1, 1);
         }
     }

@@ -39,10 +39,12 @@
 #define ACK_UNKNOWN_COMMAND 2u
 #define ACK_BAD_STATE 3u
 
-/* events payload: base_time_ps i64, first_index u64, fifo_lost u32, n_tags u32, tags u32 */
+/* events payload: base_time_ps i64, first_index u64, fifo_lost u32, n_tags u32, tags u32;
+ * tag = ps after the previous tag of the frame (the first: after base_time) | channel << 27 */
 #define EVENT_HEADER_SIZE 24u
 #define TAG_DT_BITS 27u
 #define TAG_DT_MASK ((1u << TAG_DT_BITS) - 1u)
+#define TAG_XOR 0xA5A5A5A5u /* tag words are scrambled on the wire: long COBS blocks */
 #define MAX_TAGS_PER_FRAME ((MAX_PAYLOAD - EVENT_HEADER_SIZE) / 4u)
 
 /* tag word from the time tagger FIFO: bits 0..58 time ps, bits 59..63 channel */

@@ -13,6 +13,7 @@ handshake, from which cycles per item are measured.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -20,6 +21,8 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 HDL_DIR = Path(__file__).resolve().parents[1]
 ROOT = HDL_DIR.parent
@@ -42,11 +45,17 @@ def run_bench(
     *,
     parameters: Mapping[str, int] | None = None,
     settings: Mapping[str, object] | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
     sources: Sequence[Path] | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict:
     """Build ``toplevel`` with ``parameters`` in hdl/build/<build_name>, run the cocotb tests of
     ``test_module`` (a ``tb.<name>`` module) and return the metrics the bench wrote.
+
+    ``vectors`` (stimulus and the reference function's expected output, computed here in the
+    pytest process so each simulation does not pay for importing and compiling the reference)
+    are saved to vectors.npz in the build folder; the cocotb side reads them with
+    ``bench_vectors()``.
 
     Under pytest a failing cocotb test raises ``SystemExit`` (the cocotb runner's behaviour).
     """
@@ -56,10 +65,13 @@ def run_bench(
     build_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = build_dir / "metrics.json"
     metrics_path.unlink(missing_ok=True)
+    vectors_path = build_dir / "vectors.npz"
+    np.savez(vectors_path, **dict(vectors or {}))
     # the simulator's Python inherits sys.path: make `tb.*` and `postproc` importable there
-    for p in (str(ROOT), str(HDL_DIR)):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    if str(HDL_DIR) not in sys.path:
+        sys.path.insert(0, str(HDL_DIR))
+    if importlib.util.find_spec("postproc") is None:
+        sys.path.insert(0, str(ROOT))
     srcs = list(sources) if sources is not None else [RTL_DIR / f"{toplevel}.v"]
     runner = get_runner("icarus")
     runner.build(
@@ -73,6 +85,7 @@ def run_bench(
     env = {
         "BENCH_PARAMS": json.dumps({**(parameters or {}), **(settings or {})}),
         "BENCH_METRICS": str(metrics_path),
+        "BENCH_VECTORS": str(vectors_path),
     }
     env.update(extra_env or {})
     runner.test(
@@ -92,6 +105,12 @@ def run_bench(
 def bench_params() -> dict:
     """The HDL parameters plus bench settings of this run (from ``BENCH_PARAMS``)."""
     return json.loads(os.environ.get("BENCH_PARAMS", "{}"))
+
+
+def bench_vectors() -> dict[str, np.ndarray]:
+    """The stimulus and expected outputs ``run_bench`` saved for this run."""
+    with np.load(os.environ["BENCH_VECTORS"]) as z:
+        return {k: z[k] for k in z.files}
 
 
 def write_metrics(metrics: Mapping[str, object]) -> None:
@@ -118,13 +137,19 @@ def cycle_now() -> int:
     return int(get_sim_time("ns")) // CLK_PERIOD_NS
 
 
-async def start_clock_and_reset(dut, cycles: int = 4) -> None:
-    """10 ns clock on ``dut.clk``; synchronous active-high ``dut.rst`` held for ``cycles``."""
+def start_clock(dut) -> None:
+    """A 10 ns clock on ``dut.clk``."""
     import cocotb
     from cocotb.clock import Clock
-    from cocotb.triggers import RisingEdge
 
     cocotb.start_soon(Clock(dut.clk, CLK_PERIOD_NS, unit="ns").start())
+
+
+async def reset(dut, cycles: int = 4) -> None:
+    """Synchronous active-high ``dut.rst`` for ``cycles``. Create the sources and sinks first, so
+    that the DUT's inputs are defined when reset ends."""
+    from cocotb.triggers import RisingEdge
+
     dut.rst.value = 1
     for _ in range(cycles):
         await RisingEdge(dut.clk)
@@ -229,6 +254,11 @@ class AxisSink:
             self._task = None
         self.ready.value = 0
 
+    async def clk_edge(self) -> None:
+        from cocotb.triggers import RisingEdge
+
+        await RisingEdge(self.clk)
+
     def column(self, name: str) -> list[int]:
         i = self.names.index(name)
         return [b[i] for b in self.beats]
@@ -275,6 +305,14 @@ def cycles_per_item(source: AxisSource, sink: AxisSink, n_items: int, skip_in: i
     """Cycles from the first accepted input beat to the last output beat, per item."""
     first = source.cycles[skip_in]
     return (sink.cycles[-1] - first + 1) / n_items
+
+
+def words_of(bits: np.ndarray, width: int) -> list[int]:
+    """Consecutive ``width``-bit groups of a 0/1 array as integers (bit c of a word = element c of
+    its group): the layout of an RTL beat that carries ``width`` bits."""
+    b = np.asarray(bits, dtype=np.uint8).reshape(-1, width)
+    packed = np.packbits(b, axis=1, bitorder="little")
+    return [int.from_bytes(r.tobytes(), "little") for r in packed]
 
 
 def mismatch_report(name: str, got: Sequence[int], want: Sequence[int], limit: int = 5) -> str:

@@ -47,6 +47,11 @@ def run_one(name: str, extra: list[str], quick: bool, as_json: bool) -> dict:
 
 
 def _main(args: argparse.Namespace) -> int:
+    # REMAINDER swallows everything after NAME: take the shared flags back out of it.
+    for flag in ("quick", "json"):
+        if f"--{flag}" in args.extra:
+            args.extra = [a for a in args.extra if a != f"--{flag}"]
+            setattr(args, flag, True)
     names = available() if args.name == "all" else [args.name]
     if args.name == "all" and args.extra:
         raise ConfigError("bench all takes no benchmark-specific options")

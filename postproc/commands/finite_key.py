@@ -3,7 +3,8 @@
 INPUT.json keys: ``protocol`` ("lim2014" or "rusca2018"), ``mu``, ``p_mu``, ``n_Z``, ``m_Z``,
 ``n_X``, ``m_X`` (lists per intensity, same order as mu; counts may be floats), ``eps_sec``,
 ``eps_cor``, ``lambda_EC`` (bits disclosed by error correction and verification); optional
-``qber_max`` (abort threshold, default 0.11).
+``qber_max`` (abort threshold, default 0.11) and ``sampling_phase_bound`` (bool, default false:
+also apply the rigorous sampling phase-error bound, see ``Conventions``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 
 from postproc.errors import ConfigError, FormatError
 from postproc.estimate import finite_key
+from postproc.estimate.bounds import Conventions
 from postproc.estimate.finite_key import DEFAULT_QBER_MAX, FiniteKeyResult
 
 REQUIRED = ("protocol", "mu", "p_mu", "n_Z", "m_Z", "n_X", "m_X", "eps_sec", "eps_cor",
             "lambda_EC")
-OPTIONAL = ("qber_max",)
+OPTIONAL = ("qber_max", "sampling_phase_bound")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,9 +53,14 @@ def load_input(path: Path) -> dict:
 
 
 def evaluate(data: dict, source: Path | str = "input") -> FiniteKeyResult:
+    sampling = data.get("sampling_phase_bound", False)
+    if not isinstance(sampling, bool):
+        raise ConfigError(f"{source}: sampling_phase_bound: expected true or false, "
+                          f"got {sampling!r}")
     try:
         return finite_key(**{k: data[k] for k in REQUIRED},
-                          qber_max=data.get("qber_max", DEFAULT_QBER_MAX))
+                          qber_max=data.get("qber_max", DEFAULT_QBER_MAX),
+                          conventions=Conventions(sampling_phase_bound=sampling))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
@@ -81,7 +88,8 @@ def format_text(r: FiniteKeyResult) -> str:
     for name in ("eps_hoeffding", "delta_n_Z", "delta_n_X", "delta_m_X", "delta_m_Z",
                  "n_Z_minus", "n_Z_plus", "n_X_minus", "n_X_plus", "m_X_minus", "m_X_plus",
                  "m_Z_plus", "tau0", "tau1", "s_Z0_upper", "s_X0_upper", "s_Z0", "s_Z1",
-                 "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma", "phi_Z", "lambda_EC",
+                 "s_X0", "s_X1", "v_X1", "phase_ratio", "gamma", "phi_Z", "phi_Z_sampling",
+                 "lambda_EC",
                  "penalty_bits", "key_length_unrounded"):
         if d[name] is not None:
             rows.append((name, _fmt(d[name])))

@@ -4,6 +4,7 @@ See :mod:`postproc.estimate.bounds` for the conventions and :func:`finite_key` f
 """
 
 from postproc.estimate.bounds import Conventions
+from postproc.estimate.counts import DecoyCounts, tally, tally_alice_log
 from postproc.estimate.finite_key import (
     PROTOCOLS,
     FiniteKeyResult,
@@ -15,8 +16,11 @@ from postproc.estimate.finite_key import (
 __all__ = [
     "PROTOCOLS",
     "Conventions",
+    "DecoyCounts",
     "FiniteKeyResult",
     "finite_key",
     "qber_per_intensity",
     "qber_total",
+    "tally",
+    "tally_alice_log",
 ]

@@ -27,8 +27,15 @@ Conventions (the papers leave them open; they move the result by percent to orde
   (Lim14 eq. for gamma; the one-decoy protocol uses the same gamma, 21^2 included), and phi_Z^u
   is capped at 0.5 *after* adding gamma. gamma is taken as 0 at b = 0 (its limit) and its log
   argument is floored at 1 (so gamma is real). If s_{X,1} = 0 or s_{Z,1} = 0, phi_Z^u = cap.
+- ``phi_Z_sampling`` (always reported; used only with ``Conventions(sampling_phase_bound=True)``)
+  is a rigorous sampling bound at every ratio (:func:`sampling_phase_bound`). It exposes the
+  weak spot of the default: at v_{X,1} = 0 gamma, hence phi_Z^u, is 0, and for v_{X,1} below a
+  few tens of errors Lim's gamma is below the exact hypergeometric tail.
 - One-decoy vacuum upper bound from the decoy-intensity (mu2) errors [Rus18 eq. A16]:
-  ``s^u_{B,0} = 2 (tau0 e^{mu2}/p_{mu2} (m_{B,mu2} + delta(m_B, eps)) + delta(n_B, eps))``.
+  ``s^u_{B,0} = 2 (tau0 e^{mu2}/p_{mu2} (m_{B,mu2} + delta(m_B, eps)) + delta(n_B, eps))``,
+  used in s_{B,1} [A17]; the vacuum term of the key is the lower bound
+  ``s_{Z,0} = tau0/(mu1-mu2) (mu1 n^-_{Z,mu2} - mu2 n^+_{Z,mu1})`` [A19], clipped at 0.
+- ``asymptotic=True`` (for the infinite-key comparison rate) sets every delta and gamma to 0.
 - The key length itself (floor, clip at 0, penalties) is applied in :mod:`.finite_key`.
 """
 
@@ -56,6 +63,10 @@ class Conventions:
     """Abort (no key) if phi_Z^u exceeds this (KlenM: 0.1)."""
     abort_if_v_exceeds_s: bool = False
     """Abort if s_{X,1} <= 0 or s_{X,1} < v_{X,1} (KlenM: True)."""
+    sampling_phase_bound: bool = False
+    """Conservative option, off by default (the issue specifies Lim's gamma): use
+    max(phi_Z^u, phi_Z_sampling), the latter a rigorous sampling bound valid at every ratio,
+    including v_{X,1} = 0 where Lim's gamma vanishes (see :func:`sampling_phase_bound`)."""
 
     @classmethod
     def klenm(cls) -> Conventions:
@@ -94,8 +105,42 @@ def gamma_term(a: float, b: float, c: float, d: float) -> float:
     if b >= 1.0 or c <= 0.0 or d <= 0.0:
         return math.inf
     pref = (c + d) * (1.0 - b) * b / (c * d * math.log(2.0))
-    arg = (c + d) / (c * d * (1.0 - b) * b) * (21.0**2 / a**2)
-    return math.sqrt(pref * math.log2(max(arg, 1.0)))
+    # log2 of (c+d)/(c d (1-b) b) * 21^2/a^2 as a sum: a^2 underflows for eps_sec < ~1e-154.
+    log_arg = math.log2((c + d) / (c * d * (1.0 - b) * b)) + 2.0 * math.log2(21.0 / a)
+    return math.sqrt(pref * max(log_arg, 0.0))
+
+
+def _kl(b: float, p: float) -> float:
+    """Binary relative entropy D(b || p) in nats (0 ln 0 = 0), for 0 <= b < p < 1."""
+    out = (1.0 - b) * math.log((1.0 - b) / (1.0 - p))
+    return out + b * math.log(b / p) if b > 0.0 else out
+
+
+def sampling_phase_bound(b: float, c: float, d: float, eps: float) -> float:
+    """Upper bound on the error rate of the d unsampled events when a random sample of c of the
+    c + d events shows error ratio b, failing with probability at most eps.
+
+    If the c + d events hold K errors (rate p = K/(c+d)), the sample is drawn without replacement
+    and Chernoff's bound holds for it as for sampling with replacement (Hoeffding 1963, Thm. 4):
+    Pr[sample ratio <= b] <= exp(-c D(b||p)) for b < p. With p_u the largest p such that
+    c D(b||p) <= ln(1/eps), the unsampled rate is at most p_u + (p_u - b) c/d. Unlike Lim's gamma
+    (an approximation of Fung et al.'s bound that vanishes at b = 0 and is below the exact
+    hypergeometric tail when v_{X,1} is a few tens of errors or less) this is valid at any b.
+    """
+    if c <= 0.0 or d <= 0.0 or b >= 1.0:
+        return math.inf
+    b = max(b, 0.0)
+    target = math.log(1.0 / eps) / c
+    lo, hi = b, 1.0
+    for _ in range(200):  # bisection on the increasing D(b||.) over (b, 1)
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if _kl(b, mid) <= target:
+            lo = mid
+        else:
+            hi = mid
+    return hi + (hi - b) * c / d
 
 
 def _scaled(count: float, delta: float, k: float, p: float, sign: int, clip: bool) -> float:
@@ -111,14 +156,19 @@ def _pm(counts, delta, mu, p_mu, clip):
     return minus, plus
 
 
-def _phase_error(v_x1: float, s_x1: float, s_z1: float, eps_sec: float, cap: float,
-                 asymptotic: bool = False):
-    """(phi_Z^u capped, ratio b = v/s, gamma)."""
+def _phase_error(v_x1: float, s_x1: float, s_z1: float, eps_sec: float, eps: float,
+                 conv: Conventions, asymptotic: bool = False):
+    """(phi_Z^u capped, ratio b = v/s, gamma, sampling bound capped)."""
+    cap = conv.phase_error_cap
     if s_x1 <= 0.0 or s_z1 <= 0.0:
-        return cap, math.nan, math.nan
+        return cap, math.nan, math.nan, cap
     b = v_x1 / s_x1
-    g = 0.0 if asymptotic else gamma_term(eps_sec, b, s_z1, s_x1)
-    return min(b + g, cap), b, g
+    if asymptotic:
+        return min(b, cap), b, 0.0, min(b, cap)
+    g = gamma_term(eps_sec, b, s_z1, s_x1)
+    phi_s = min(sampling_phase_bound(b, s_x1, s_z1, eps), cap)
+    phi = min(b + g, cap)
+    return (max(phi, phi_s) if conv.sampling_phase_bound else phi), b, g, phi_s
 
 
 def lim2014_bounds(
@@ -163,7 +213,7 @@ def lim2014_bounds(
     v_X1 = max(t1 * (mXp[1] - mXm[2]) / (mu2 - mu3), 0.0)
     if conv.clip_v_to_errors:
         v_X1 = min(v_X1, mX)
-    phi, ratio, g = _phase_error(v_X1, s_X1, s_Z1, eps_sec, conv.phase_error_cap, asymptotic)
+    phi, ratio, g, phi_s = _phase_error(v_X1, s_X1, s_Z1, eps_sec, eps, conv, asymptotic)
     return {
         "eps_hoeffding": eps,
         "tau0": t0,
@@ -189,6 +239,7 @@ def lim2014_bounds(
         "phase_ratio": ratio,
         "gamma": g,
         "phi_Z": phi,
+        "phi_Z_sampling": phi_s,
     }
 
 
@@ -244,7 +295,7 @@ def rusca2018_bounds(
     v_X1 = max(t1 / (mu1 - mu2) * (mXp[0] - mXm[1]), 0.0)
     if conv.clip_v_to_errors:
         v_X1 = min(v_X1, mX)
-    phi, ratio, g = _phase_error(v_X1, s_X1, s_Z1, eps_sec, conv.phase_error_cap, asymptotic)
+    phi, ratio, g, phi_s = _phase_error(v_X1, s_X1, s_Z1, eps_sec, eps, conv, asymptotic)
     return {
         "eps_hoeffding": eps,
         "tau0": t0,
@@ -270,6 +321,7 @@ def rusca2018_bounds(
         "phase_ratio": ratio,
         "gamma": g,
         "phi_Z": phi,
+        "phi_Z_sampling": phi_s,
     }
 
 

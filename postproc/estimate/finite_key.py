@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from postproc.errors import ConfigError
 from postproc.estimate.bounds import (
@@ -41,6 +44,7 @@ from postproc.estimate.bounds import (
     Conventions,
 )
 from postproc.infotheory import binary_entropy
+from postproc.ledger import LeakageLedger
 
 PROTOCOLS = tuple(BOUNDS)
 DEFAULT_QBER_MAX = 0.11
@@ -103,6 +107,7 @@ class FiniteKeyResult:
     phase_ratio: float
     gamma: float
     phi_Z: float
+    phi_Z_sampling: float
     qber_max: float
     conventions: dict = field(default_factory=dict)
 
@@ -126,7 +131,8 @@ def _json_safe(v):
 
 def _finite_number(name: str, value, *, lo: float | None = None, lo_open: bool = False,
                    hi: float | None = None, hi_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real covers Python and numpy ints/floats; bools are rejected on purpose.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
     x = float(value)
     if not math.isfinite(x):
@@ -217,12 +223,17 @@ def finite_key(
     m_X: Sequence[float],
     eps_sec: float,
     eps_cor: float,
-    lambda_EC: float,
+    lambda_EC: float | LeakageLedger,
     *,
     qber_max: float = DEFAULT_QBER_MAX,
     conventions: Conventions = DEFAULT_CONVENTIONS,
 ) -> FiniteKeyResult:
-    """Secret key length of one block and every intermediate bound (see the module docstring)."""
+    """Secret key length of one block and every intermediate bound (see the module docstring).
+
+    ``lambda_EC`` may be the block's :class:`LeakageLedger`; its ``total`` is used.
+    """
+    if isinstance(lambda_EC, LeakageLedger):
+        lambda_EC = lambda_EC.total
     (protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor, lambda_EC,
      qber_max) = validate_inputs(protocol, mu, p_mu, n_Z, m_Z, n_X, m_X, eps_sec, eps_cor,
                                  lambda_EC, qber_max)

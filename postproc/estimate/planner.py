@@ -104,9 +104,18 @@ def _objective_factory(protocol: str, link: LinkParameters, mu3: float):
         mu, p_mu, pz = s
         c = expected_counts(mu, p_mu, pz, eta, link.dark_count_prob, link.misalignment,
                             link.block_size)
+        if sum(c["n_Z"]) <= 0.0 or sum(c["n_X"]) <= 0.0:
+            return _INFEASIBLE
         b = bounds_fn(mu, p_mu, c["n_Z"], c["m_Z"], c["n_X"], c["m_X"], link.eps_sec)
         lam = planning_lambda_ec(c["n_Z"], c["m_Z"], link.f_ec)
-        return -unrounded_length(b, lam, pen)
+        ell = unrounded_length(b, lam, pen)
+        # The estimator aborts above qber_max whatever l is: score such points as no key, with
+        # a slope back towards the allowed region.
+        excess = max(sum(c["m_Z"]) / sum(c["n_Z"]), sum(c["m_X"]) / sum(c["n_X"])) \
+            - link.qber_max
+        if excess > 0:
+            return abs(ell) + 1.0 + link.block_size * excess
+        return -ell
 
     return objective
 

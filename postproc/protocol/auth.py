@@ -65,6 +65,14 @@ class Abort:
     reason: str
 
 
+class AuthenticationError(ProtocolError):
+    """A frame failed authentication (bad tag, replay, reordering, reflection, malformed)."""
+
+
+class AuthKeyExhaustedError(ProtocolError):
+    """No unused one-time pad left for the next message: the session must stop."""
+
+
 class PadStream:
     """Append-only one-time-pad stream of one direction; pad ``seq`` is a fixed slice of it."""
 
@@ -84,7 +92,7 @@ class PadStream:
             raise ProtocolError(f"one-time pad of message {seq} was already used (reuse refused)")
         end = start + self.pad_bytes
         if end > self._base + len(self._buf):
-            raise ProtocolError(
+            raise AuthKeyExhaustedError(
                 f"authentication key exhausted: message {seq} needs pad bytes {start}..{end}, "
                 f"the pool holds {self._base + len(self._buf)}"
             )
@@ -238,10 +246,10 @@ class AuthenticatedChannel:
             self.send(Abort(self.block, reason[:500]))
 
     # -------------------------------------------------------------------------------- recv
-    def _reject(self, why: str) -> ProtocolError:
+    def _reject(self, why: str) -> AuthenticationError:
         self.stats.rejected += 1
         self.stats.rejections.append(why)
-        return ProtocolError(why)
+        return AuthenticationError(why)
 
     def _open(self, frame: bytes) -> tuple[int, int, Any] | None:
         """Authenticate and decode one frame; None for an ignorable stale frame."""

@@ -22,6 +22,14 @@ _LEN = struct.Struct("<I")
 _CLOSED = object()
 
 
+class ChannelClosedError(ProtocolError):
+    """The peer closed the link (cleanly or mid-frame): the session cannot continue."""
+
+
+class ChannelTimeoutError(ProtocolError):
+    """Nothing arrived from the peer within the timeout (a lost message or a stalled peer)."""
+
+
 class Channel(Protocol):
     """Ordered, unauthenticated frame transport."""
 
@@ -66,12 +74,12 @@ class InProcessChannel:
         try:
             item = self._inbox.get(timeout=timeout)
         except queue.Empty:
-            raise ProtocolError(
+            raise ChannelTimeoutError(
                 f"{self.name}: no message from the peer within {timeout:g} s (dropped or stalled)"
             ) from None
         if item is _CLOSED:
             self._inbox.put(_CLOSED)  # stay closed for later readers
-            raise ProtocolError(f"{self.name}: channel closed by the peer")
+            raise ChannelClosedError(f"{self.name}: channel closed by the peer")
         return item
 
     def close(self) -> None:
@@ -93,7 +101,7 @@ class TcpChannel:
         try:
             self._sock.sendall(_LEN.pack(len(frame)) + frame)
         except OSError as exc:
-            raise ProtocolError(f"sending to {self.peer} failed: {exc}") from None
+            raise ChannelClosedError(f"sending to {self.peer} failed: {exc}") from None
         self.bytes_sent += len(frame) + _LEN.size
 
     def _read_exact(self, n: int, what: str, started: bool) -> bytes:
@@ -102,15 +110,15 @@ class TcpChannel:
             try:
                 chunk = self._sock.recv(min(n - len(buf), 1 << 20))
             except TimeoutError:
-                raise ProtocolError(
+                raise ChannelTimeoutError(
                     f"no data from {self.peer} within the timeout while reading {what}"
                 ) from None
             except OSError as exc:
-                raise ProtocolError(f"reading {what} from {self.peer} failed: {exc}") from None
+                raise ChannelClosedError(f"reading {what} from {self.peer} failed: {exc}") from None
             if not chunk:
                 if not buf and not started:
-                    raise ProtocolError(f"connection closed by {self.peer}")
-                raise ProtocolError(
+                    raise ChannelClosedError(f"connection closed by {self.peer}")
+                raise ChannelClosedError(
                     f"truncated frame from {self.peer}: {what} ended after {len(buf)} of {n} bytes"
                 )
             buf += chunk

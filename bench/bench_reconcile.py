@@ -1,0 +1,189 @@
+"""Error correction: blind QC-LDPC reconciliation efficiency, FER and decoder throughput against
+the ``ldpc`` package's BpDecoder (product-sum) on the same frames, with Cascade (Yan et al.) next
+to it.
+
+Per QBER point: F frames of a BSC(QBER) (exact Bernoulli errors, seeded) go through the full blind
+protocol (``reconcile_local``): ``f`` = ledger total / (F * N * h(QBER)) over *all* frames (failed
+ones included), ``fer`` = frames still failing after the blind rounds, ``rounds`` = mean decoding
+rounds per frame, ``mbps_per_core_blind`` = key bits per CPU second of the whole exchange (all
+rounds, Python included). Throughput: the first-round decoding of the same frames, timed once on one
+thread (CPU time: ``mbps_per_core``) and once on all threads (wall time: ``mbps_machine``), in key
+bits (N per frame) per second. ``ldpc`` BpDecoder (product_sum, same max_iter, per-bit channel
+probabilities: q on key bits, 0.5 punctured, 1e-9 shortened) decodes the first ``--ldpc-frames`` of
+those round-one frames; ``fer1`` is our round-one FER on the same subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+import numba
+import numpy as np
+
+from postproc.infotheory import binary_entropy
+from postproc.reconcile.blind import ReconcileConfig, choose_layout, reconcile_local
+from postproc.reconcile.cascade import cascade
+from postproc.reconcile.decoder import (
+    channel_llr,
+    decode_layered_fixed,
+    decode_minsum,
+    quantize_llr,
+)
+
+DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
+DEFAULT_QBERS = (0.5, 1, 2, 3, 5, 8, 11)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--qber", type=float, nargs="+", default=None, help="QBER points in percent")
+    p.add_argument("--frames", type=int, default=None, help="frames per point (1000; quick 40)")
+    p.add_argument("--ldpc-frames", type=int, default=None, help="frames for ldpc BpDecoder")
+    p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
+    p.add_argument("--family", default="n32k")
+    p.add_argument("--decoder", choices=("float", "fixed"), default="float")
+    p.add_argument("--punct-frac", type=float, default=None,
+                   help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
+    p.add_argument("--seed", type=int, default=1)
+    # also accepted after the benchmark name: `qkdpp bench reconcile --quick --json`
+    p.add_argument("--quick", dest="quick_here", action="store_true", help="short run (CI)")
+    p.add_argument("--json", dest="json_here", action="store_true", help="print JSON")
+
+
+def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
+    llr = np.zeros((y.shape[0], layout.code.n), dtype=np.float32)
+    llr[:, layout.key_pos] = channel_llr(y, q)
+    llr[:, layout.short_pos] = 40.0
+    return llr
+
+
+def _decode(cfg: ReconcileConfig, code, llr, synd):
+    if cfg.decoder == "float":
+        return decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
+                            stall=cfg.stall)
+    return decode_layered_fixed(code.base, code.Z, quantize_llr(llr, cfg.llr_scale, cfg.post_bits),
+                                synd, max_iter=cfg.max_iter, post_bits=cfg.post_bits,
+                                msg_bits=cfg.msg_bits)
+
+
+def _ldpc_baseline(layout, x_full, y_full, q, max_iter, frames):
+    from ldpc import BpDecoder
+
+    code = layout.code
+    probs = np.full(code.n, q)
+    probs[layout.punct_pos] = 0.5 - 1e-9
+    probs[layout.short_pos] = 1e-9
+    bp = BpDecoder(code.H, error_channel=probs, max_iter=max_iter, bp_method="product_sum",
+                   schedule="parallel")
+    s_err = code.syndrome(x_full[:frames]) ^ code.syndrome(y_full[:frames])
+    ok = np.zeros(frames, dtype=bool)
+    t0 = time.perf_counter()
+    for f in range(frames):
+        e = bp.decode(s_err[f])
+        ok[f] = bp.converge and np.array_equal(
+            (y_full[f] ^ e.astype(np.uint8))[layout.key_pos], x_full[f, layout.key_pos])
+    return ok, time.perf_counter() - t0
+
+
+def run(args: argparse.Namespace) -> dict:
+    quick = bool(getattr(args, "quick", False) or getattr(args, "quick_here", False))
+    qbers = [q / 100 for q in (args.qber or DEFAULT_QBERS)]
+    F = args.frames or (40 if quick else 1000)
+    F_ldpc = min(F, args.ldpc_frames or (4 if quick else 20))
+    F_casc = args.cascade_frames or (1 if quick else 5)
+    cfg = ReconcileConfig(family=args.family, decoder=args.decoder)
+    if args.punct_frac is not None:
+        cfg = replace(cfg, max_punct_frac=args.punct_frac)
+    threads = numba.config.NUMBA_NUM_THREADS
+    rows = []
+    for q in qbers:
+        rng = np.random.default_rng([args.seed, int(q * 1e6)])
+        lay = choose_layout(q, cfg)
+        code, N = lay.code, lay.n_key
+        a = rng.integers(0, 2, (F, N), dtype=np.uint8)
+        b = a ^ (rng.random(a.shape) < q).astype(np.uint8)
+        c0 = time.process_time()  # CPU of all threads: the whole blind exchange, per core
+        ra, rb, la, _, n_msgs = reconcile_local(a, b, q, rng, cfg, lay)
+        cpu_blind = time.process_time() - c0
+        wrong = int((ra.key != rb.key).any(axis=1).sum()) if ra.kept.size else 0
+        # round one again, timed: the same frames, Alice's punctured bits drawn afresh
+        x_full = np.zeros((F, code.n), dtype=np.uint8)
+        x_full[:, lay.key_pos] = a
+        x_full[:, lay.punct_pos] = rng.integers(0, 2, (F, lay.n_punct), dtype=np.uint8)
+        y_full = x_full.copy()
+        y_full[:, lay.key_pos] = b
+        y_full[:, lay.punct_pos] = 0
+        synd = code.syndrome(x_full)
+        llr = _round_one(lay, b, synd, q)
+        _decode(cfg, code, llr[:2], synd[:2])  # compile outside the timing
+        numba.set_num_threads(1)
+        t0 = time.process_time()
+        _, iters, ok1 = _decode(cfg, code, llr, synd)
+        cpu = time.process_time() - t0
+        numba.set_num_threads(threads)
+        t0 = time.perf_counter()
+        _decode(cfg, code, llr, synd)
+        wall = time.perf_counter() - t0
+        ok_l, t_l = _ldpc_baseline(lay, x_full, y_full, q, cfg.max_iter, F_ldpc)
+        mbps_core = F * N / cpu / 1e6
+        ldpc_mbps = F_ldpc * N / t_l / 1e6
+        h = float(binary_entropy(q))
+        cf, crt = [], []
+        for _ in range(F_casc):
+            xc = rng.integers(0, 2, N, dtype=np.uint8)
+            ec = (rng.random(N) < q).astype(np.uint8)
+            r = cascade(xc, xc ^ ec, q, rng, "yan")
+            cf.append(r.parity_bits / (N * h))
+            crt.append(r.round_trips)
+        rows.append({
+            "qber": q,
+            "code": code.name,
+            "rate": round(code.rate, 4),
+            "n": code.n,
+            "key_bits": N,
+            "punctured": lay.n_punct,
+            "shortened": lay.n_short,
+            "frames": F,
+            "f": la.total / (F * N * h),
+            "fer": ra.n_failed / F,
+            "undetected": wrong,
+            "rounds": float(rb.rounds.mean()),
+            "round_trips": n_msgs // 2,
+            "fer1": float(1 - ok1.mean()),
+            "iters1": float(iters.mean()),
+            "mbps_per_core": mbps_core,
+            "mbps_per_core_blind": F * N / cpu_blind / 1e6,
+            "mbps_machine": F * N / wall / 1e6,
+            "threads": threads,
+            "ldpc_frames": F_ldpc,
+            "ldpc_fer": float(1 - ok_l.mean()),
+            "ldpc_fer1_ours": float(1 - ok1[:F_ldpc].mean()),
+            "ldpc_mbps": ldpc_mbps,
+            "speedup_vs_ldpc": mbps_core / ldpc_mbps,
+            "cascade_f": float(np.mean(cf)),
+            "cascade_round_trips": float(np.mean(crt)),
+        })
+    return {"decoder": args.decoder, "family": args.family,
+            "max_punct_frac": cfg.max_punct_frac, "rows": rows,
+            "as_json": bool(getattr(args, "json_here", False))}
+
+
+def format_text(result: dict) -> str:
+    if result.get("as_json"):
+        return json.dumps(result, indent=2)
+    hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'fer1':>6} "
+           f"{'Mb/s/core':>9} {'Mb/s':>6} {'ldpcMb/s':>8} {'x':>6} {'ldpcFER':>7} {'ourFER1':>7} "
+           f"{'casc f':>6} {'casc RT':>7}")
+    lines = [f"decoder={result['decoder']} family={result['family']} "
+             f"max_punct_frac={result['max_punct_frac']}", hdr]
+    for r in result["rows"]:
+        lines.append(
+            f"{100 * r['qber']:6.2f} {r['rate']:6.3f} {r['key_bits']:6d} {r['f']:6.3f} "
+            f"{r['fer']:8.4f} {r['rounds']:6.2f} {r['fer1']:6.3f} {r['mbps_per_core']:9.2f} "
+            f"{r['mbps_machine']:6.2f} {r['ldpc_mbps']:8.3f} {r['speedup_vs_ldpc']:6.1f} "
+            f"{r['ldpc_fer']:7.3f} {r['ldpc_fer1_ours']:7.3f} {r['cascade_f']:6.3f} "
+            f"{r['cascade_round_trips']:7.1f}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""``qkdpp alice``: run Alice alone over TCP against the other party (another process or host)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from postproc.pipeline.session import DEMO_BLOCK_SLOTS, party
+
+
+def _main(args: argparse.Namespace) -> int:
+    s = party(
+        "alice",
+        Path(args.recording),
+        Path(args.auth_secret),
+        Path(args.store),
+        listen=args.listen,
+        connect=args.connect,
+        block_slots=args.block_slots,
+        seed=args.seed,
+        timeout=args.timeout,
+        as_json=args.json,
+    )
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print(
+            f"alice: {s['blocks_total']} blocks ({s['aborted_blocks']} aborted), "
+            f"{s['secret_bits']} secret bits stored in {s['store']}, "
+            f"real-time factor {s['realtime_factor']:.2f}"
+        )
+        if s["error"]:
+            print(f"alice stopped: {s['error']}")
+    return 0 if s["error"] is None else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("alice", help="Alice's side of the protocol over TCP", description=__doc__)
+    p.add_argument(
+        "--recording", required=True, help="recording directory (only Alice's files are used)"
+    )
+    p.add_argument("--listen", metavar="HOST:PORT", help="wait for the peer here")
+    p.add_argument("--connect", metavar="HOST:PORT", help="connect to the peer here")
+    p.add_argument(
+        "--auth-secret",
+        required=True,
+        help="pre-shared initial authentication secret (same file on both sides)",
+    )
+    p.add_argument("--store", default="alice-keys.sqlite", help="Alice's key store")
+    p.add_argument("--block-slots", type=int, default=DEMO_BLOCK_SLOTS)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the peer")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_main)

@@ -1,0 +1,66 @@
+"""Pipeline configuration: one validated object, identical on both sides (checked at Hello)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from postproc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Security parameters and block structure of a session.
+
+    ``mu``/``p_mu`` are Alice's intensities and their probabilities (signal, decoy, vacuum/weak),
+    ``block_slots`` the number of clock slots per block. ``auth_replenish_bytes`` of every block's
+    secret key go back into the authentication pads (half per direction) before the rest is stored.
+    """
+
+    protocol: str = "lim2014"
+    mu: tuple[float, ...] = (0.5, 0.1, 0.0)
+    p_mu: tuple[float, ...] = (0.7, 0.2, 0.1)
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
+    qber_max: float = 0.11
+    block_slots: int = 100_000_000
+    auth_tag_bits: int = 64
+    auth_replenish_bytes: int = 1024
+    initial_secret_bytes: int = 1 << 16
+    timeout_s: float = 300.0
+    max_auth_failures: int = 5  # consecutive blocks lost to authentication errors: stop
+    # reconciliation: efficiency the first blind round aims at (None: reconcile's default)
+    reconcile_f_start: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("lim2014", "rusca2018"):
+            raise ConfigError(f"protocol must be 'lim2014' or 'rusca2018', got {self.protocol!r}")
+        if len(self.mu) != len(self.p_mu) or not 2 <= len(self.mu) <= 3:
+            raise ConfigError(
+                f"mu and p_mu need 2 or 3 matching entries, got {self.mu}, {self.p_mu}"
+            )
+        if not math.isclose(sum(self.p_mu), 1.0, abs_tol=1e-9):
+            raise ConfigError(f"p_mu must sum to 1, got {self.p_mu}")
+        for name in ("eps_sec", "eps_cor"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {v}")
+        if not 0.0 < self.qber_max < 0.5:
+            raise ConfigError(f"qber_max must be in (0, 0.5), got {self.qber_max}")
+        if self.block_slots < 1:
+            raise ConfigError(f"block_slots must be >= 1, got {self.block_slots}")
+        if self.auth_tag_bits % 8 or not 32 <= self.auth_tag_bits <= 256:
+            raise ConfigError("auth_tag_bits must be a multiple of 8 in 32..256")
+        if self.reconcile_f_start is not None and not 1.0 <= self.reconcile_f_start <= 3.0:
+            raise ConfigError(f"reconcile_f_start must be in [1, 3], got {self.reconcile_f_start}")
+        if self.auth_replenish_bytes < 0 or self.auth_replenish_bytes % 2:
+            raise ConfigError("auth_replenish_bytes must be even and >= 0")
+
+    def replace(self, **changes: object) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["mu"], d["p_mu"] = list(self.mu), list(self.p_mu)
+        return d

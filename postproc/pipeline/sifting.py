@@ -1,0 +1,105 @@
+"""Each party's data as the protocol sees it, and the split of sifted bits by basis.
+
+Alice holds her modulation log, cut into blocks of slots (:class:`AliceBlock`). Bob holds his
+detections of the run after clock recovery, gating and squashing (sifting's ``BobDetections``, in
+his own slot numbering); :class:`BobRun` hands out the detections of one block once Bob knows
+where Alice's block lies in his numbering (Alice slot = Bob slot + offset, the offset Alice finds
+on the first block). The basis-reconciliation messages and party functions are sifting's
+(:mod:`postproc.sift.bb84`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from postproc.events import EventChunk
+
+
+@dataclass
+class AliceBlock:
+    """Alice's modulation log for one block (one byte per slot, layout of the recording)."""
+
+    block: int
+    first_slot: int
+    log: np.ndarray  # uint8
+
+
+@dataclass
+class Sifted:
+    """One party's sifted bits by basis, with the intensity class of each position."""
+
+    z_bits: np.ndarray
+    z_class: np.ndarray
+    x_bits: np.ndarray
+    x_class: np.ndarray
+
+    @classmethod
+    def from_side(cls, side) -> Sifted:
+        z = side.basis == 0
+        bits = np.asarray(side.bits, np.uint8)
+        klass = np.asarray(side.intensity, np.uint8)
+        return cls(bits[z], klass[z], bits[~z], klass[~z])
+
+    def counts(self, n_classes: int) -> tuple[list[int], list[int]]:
+        return (
+            np.bincount(self.z_class, minlength=n_classes)[:n_classes].tolist(),
+            np.bincount(self.x_class, minlength=n_classes)[:n_classes].tolist(),
+        )
+
+
+class BobRun:
+    """Bob's detections of a whole run (his slot numbering), served block by block.
+
+    ``detections`` is sifting's ``BobDetections`` (sorted ``slot``, ``basis``, ``bit``,
+    ``double``, ``stats``), or a callable producing it on first use (so that, in the demo, Bob's
+    clock recovery starts only once his events have arrived).
+    """
+
+    def __init__(self, detections) -> None:
+        self._det = detections
+        self.offset = 0  # Alice slot = Bob slot + offset, as last announced by Alice
+        self._next_lo = None
+
+    @property
+    def detections(self):
+        if callable(self._det):
+            self._det = self._det()
+        return self._det
+
+    def block(self, first_slot: int, n_slots: int):
+        """Bob's detections in Alice's slots [first_slot, first_slot + n_slots), never reused."""
+        det = self.detections
+        lo = first_slot - self.offset
+        hi = first_slot + n_slots - self.offset
+        if self._next_lo is not None:
+            lo = max(lo, self._next_lo)
+        hi = max(hi, lo)
+        self._next_lo = hi
+        i, j = np.searchsorted(det.slot, [lo, hi], side="left")
+        return det.take(slice(int(i), int(j)))
+
+
+def bob_run_from_events(
+    events: Callable[[], Iterable[EventChunk]] | Iterable[EventChunk],
+    meta: dict,
+    *,
+    seed: int | None = None,
+    materialise: bool = False,
+) -> BobRun:
+    """Bob's run from his time tags via sifting (clock recovery pass, then slotting pass).
+
+    ``events`` is a callable returning a fresh iterator (a recording, read twice) or, with
+    ``materialise``, a one-shot iterable (the simulator's queue) that is kept in memory.
+    """
+    from postproc.pipeline.stages import bob_detections
+
+    def make():
+        if materialise:
+            chunks = [(c.t, c.ch) for c in events]  # type: ignore[union-attr]
+            return bob_detections(meta, lambda: iter(chunks), seed)
+        return bob_detections(meta, lambda: ((c.t, c.ch) for c in events()), seed)
+
+    return BobRun(make)

@@ -1,0 +1,146 @@
+"""The pipeline's calls into the other stages, in one place: reconciliation, estimation, PA.
+
+Each is imported when first used, so the protocol package itself does not depend on them.
+"""
+
+from __future__ import annotations
+
+import types
+from functools import lru_cache
+
+import numpy as np
+
+from postproc.pipeline.config import PipelineConfig
+
+
+@lru_cache(maxsize=8)
+def reconcile_api(f_start: float | None = None) -> types.SimpleNamespace:
+    """Blind LDPC reconciliation party functions (postproc.reconcile.blind) and their config."""
+    from postproc.reconcile import blind
+    from postproc.reconcile.family import get_code
+
+    config = blind.ReconcileConfig() if f_start is None else blind.ReconcileConfig(f_start=f_start)
+    return types.SimpleNamespace(
+        config=config,
+        choose_layout=blind.choose_layout,
+        alice_start=blind.alice_start,
+        alice_reveal=blind.alice_reveal,
+        alice_finish=blind.alice_finish,
+        bob_start=blind.bob_start,
+        bob_continue=blind.bob_continue,
+        bob_finish=blind.bob_finish,
+        SyndromeMsg=blind.SyndromeMsg,
+        BobReply=blind.BobReply,
+        RevealMsg=blind.RevealMsg,
+        get_code=get_code,
+    )
+
+
+def finite_key_for(
+    cfg: PipelineConfig,
+    n_Z: list[int],
+    m_Z: list[int],
+    n_X: list[int],
+    m_X: list[int],
+    lambda_ec: int,
+):  # -> postproc.estimate.FiniteKeyResult
+    """The finite-key length from observed counts and the ledger total (never simulation truth)."""
+    from postproc.estimate import finite_key
+
+    return finite_key(
+        cfg.protocol,
+        list(cfg.mu),
+        list(cfg.p_mu),
+        n_Z,
+        m_Z,
+        n_X,
+        m_X,
+        cfg.eps_sec,
+        cfg.eps_cor,
+        float(lambda_ec),
+        qber_max=cfg.qber_max,
+    )
+
+
+def toeplitz_seed(rng: np.random.Generator, n_bits: int, out_bits: int) -> np.ndarray:
+    from postproc.amplify import toeplitz_seed as _seed
+
+    return _seed(rng, n_bits, out_bits)
+
+
+def amplify(key_packed: np.ndarray, n_bits: int, seed: np.ndarray, out_bits: int) -> np.ndarray:
+    """Toeplitz privacy amplification (postproc.amplify, exact fast path)."""
+    from postproc.amplify import toeplitz_hash
+
+    return toeplitz_hash(key_packed, n_bits, seed, out_bits)
+
+
+def simulate(sim_cfg, n_slots: int):  # -> Iterator[(alice log, Bob EventChunk, SimTruth)]
+    """The link simulator (postproc.sim), chunk by chunk."""
+    from postproc.sim import SimTruth
+    from postproc.sim import simulate as _simulate
+
+    truth = SimTruth()
+    for chunk in _simulate(sim_cfg, n_slots, truth):
+        yield chunk.alice, chunk.bob, truth
+
+
+def open_store(path):  # -> postproc.keystore.KeyStore
+    """One party's SQLite key store (postproc.keystore)."""
+    from postproc.keystore import KeyStore
+
+    return KeyStore(path)
+
+
+def snapshot_keys(path) -> dict:  # -> dict[uuid.UUID, bytes]
+    """Every key in the store at ``path``, read from a private copy (the store is not consumed).
+
+    The copy is made with SQLite's online backup into a 0700 temporary directory, opened with the
+    key store's own API, emptied with ``take`` and deleted.
+    """
+    import os
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from postproc.keystore import KeyStore
+
+    with tempfile.TemporaryDirectory(prefix="qkdpp-keycmp-") as tmp:
+        copy = Path(tmp) / "copy.sqlite"
+        src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        os.chmod(copy, 0o600)
+        store = KeyStore(copy)
+        try:
+            return {k: store.take(k).key for k in store.key_ids()}
+        finally:
+            store.close()
+
+
+@lru_cache(maxsize=1)
+def sift_api() -> types.SimpleNamespace:
+    """Basis reconciliation messages and party functions (postproc.sift.bb84)."""
+    from postproc.sift import bb84
+
+    return types.SimpleNamespace(
+        SiftAnnounce=bb84.SiftAnnounce,
+        SiftReply=bb84.SiftReply,
+        bob_announce=bb84.bob_announce,
+        alice_answer=bb84.alice_answer,
+        bob_sifted=bb84.bob_sifted,
+    )
+
+
+def bob_detections(meta: dict, chunks, seed: int | None):  # -> BobDetections
+    """Bob's side of sifting over his whole run: clock recovery, gating, squashing."""
+    from postproc.sift.run import SiftOptions
+    from postproc.sift.run import bob_detections as _bob_detections
+
+    det, clock = _bob_detections(meta, chunks, SiftOptions(seed=seed or 0), "bob")
+    det.stats["period_ps"] = clock.period_ps
+    det.stats["clock_segments"] = clock.n_blocks
+    return det

@@ -1,0 +1,450 @@
+"""Blind, rate-adaptive syndrome reconciliation (Martinez-Mateo et al. 2012) between Alice and Bob.
+
+Frame layout: a code of length n carries ``N = n - p - s`` key bits; ``p`` positions are punctured
+(Alice fills them with fresh random bits and never sends them; untainted positions, see
+:mod:`postproc.reconcile.construct`) and ``s`` are shortened (value 0, known to both). All frames of
+one batch share the code and the layout, chosen by :func:`choose_layout` from a coarse QBER hint.
+
+Exchange (one batch; every message is a frozen dataclass, every step a pure party-side function):
+
+1. Alice: :func:`alice_start` -> :class:`SyndromeMsg` (code, layout, packed syndromes).
+2. Bob: :func:`bob_start` decodes every frame; he answers :class:`BobReply` with the per-frame
+   success flags and, for each failed frame, the ``reveal`` positions he asks for: first the
+   remaining punctured positions (last punctured first), then his least reliable key bits (smallest
+   ``|LLR|`` after the failed decoding); ``D`` bits per round for 4 rounds, then doubling
+   (:meth:`Layout.reveal_after`).
+3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
+4. Bob: :func:`bob_continue` re-decodes the still failing frames with the revealed bits known;
+   back to 3 until every frame decoded or ``max_rounds`` decoding rounds were made; the last
+   :class:`BobReply` has ``final=True``. Frames that still fail are discarded by both parties
+   (:func:`alice_finish`, :func:`bob_finish`) and counted, never passed on.
+
+Leakage (added to the caller's :class:`~postproc.ledger.LeakageLedger` by both parties, so their
+ledgers agree): ``syndrome`` = frames * (m - p) and ``revealed`` = every revealed bit. The syndrome
+carries m bits, but with untainted puncturing the p punctured columns of H are independent, so p of
+them are used up by Alice's fresh random punctured bits and only ``m - p`` concern the key
+(Martinez-Mateo et al. 2012); a revealed punctured bit gives that bit back (+1). Shortened bits are
+public constants (no leakage). Bob's success flags and requested positions are functions of the
+error pattern only (min-sum is symmetric in the transmitted word), not of Alice's key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from postproc.bits import pack_bits, unpack_bits
+from postproc.errors import ConfigError, ProtocolError
+from postproc.infotheory import binary_entropy
+from postproc.ledger import LeakageLedger
+from postproc.reconcile.decoder import (
+    channel_llr,
+    decode_layered_fixed,
+    decode_minsum,
+    quantize_llr,
+)
+from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
+from postproc.reconcile.qc import QCCode
+
+# known bits (shortened, revealed) in the float decoder: far beyond any channel LLR
+_KNOWN_LLR = 40.0
+# reveal rounds of constant size before the reveal size starts doubling
+FLAT_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class ReconcileConfig:
+    """Parameters of the blind protocol (both parties must use the same ones)."""
+
+    family: str = DEFAULT_FAMILY
+    f_start: float = 1.15  # efficiency the first round aims at (rounds add reveals)
+    f_step: float = 0.04  # each reveal round adds this much to f (reveal size per frame)
+    max_rounds: int = 12  # decoding rounds per frame, including the first
+    # at most this fraction of n punctured. Measured on n32k (README): revealing Bob's least
+    # reliable key bits helps our min-sum decoder far more than puncturing + opening punctured
+    # bits (f 1.33 vs 1.48 at QBER 1 %), so the default adapts the rate by shortening only;
+    # 0.08 gives Martinez-Mateo's punctured-first blind protocol.
+    max_punct_frac: float = 0.0
+    max_iter: int = 60
+    alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
+    stall: int = 12  # float decoder: give up after this many iterations without progress
+    decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
+    llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
+    post_bits: int = 8
+    msg_bits: int = 6
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 1:
+            raise ConfigError(f"max_rounds must be >= 1, got {self.max_rounds}")
+        if self.decoder not in ("float", "fixed"):
+            raise ConfigError(f"decoder must be 'float' or 'fixed', got {self.decoder!r}")
+        if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
+            raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the key, punctured and shortened bits sit in a frame (derived, never sent)."""
+
+    code: QCCode
+    n_punct: int
+    n_short: int
+    reveal_size: int
+    punct_pos: np.ndarray = field(repr=False)
+    short_pos: np.ndarray = field(repr=False)
+    key_pos: np.ndarray = field(repr=False)
+
+    @property
+    def n_key(self) -> int:
+        return int(self.key_pos.size)
+
+    def reveal_after(self, rnd: int) -> int:
+        """Bits revealed per failing frame after decoding round ``rnd`` (1-based): ``D`` for the
+        first :data:`FLAT_ROUNDS` rounds, then doubling (``2D, 4D, ...``), so a few rounds step
+        finely around the hint and the rest cover a badly wrong hint; capped so that at least
+        half of the key bits stay unrevealed. Both parties compute it from the round number."""
+        budget = self.n_punct + self.n_key // 2
+        done = 0
+        for r in range(1, rnd + 1):
+            nominal = self.reveal_size * (1 if r <= FLAT_ROUNDS else 2 ** (r - FLAT_ROUNDS))
+            d = min(nominal, budget - done)
+            done += d
+        return max(d, 0)
+
+
+def make_layout(code: QCCode, n_punct: int, n_short: int, reveal_size: int) -> Layout:
+    """Punctured = first ``n_punct`` of the code's untainted order; shortened = ``n_short``
+    positions spread evenly over the remaining ones; key = the rest, increasing."""
+    if n_punct < 0 or n_short < 0 or n_punct > code.puncture_order.size:
+        raise ProtocolError(
+            f"layout: n_punct={n_punct} (max {code.puncture_order.size}), n_short={n_short}"
+        )
+    if n_punct + n_short >= code.n:
+        raise ProtocolError(f"layout: n_punct + n_short = {n_punct + n_short} >= n = {code.n}")
+    punct = np.sort(code.puncture_order[:n_punct])
+    free = np.setdiff1d(np.arange(code.n), punct)
+    pick = np.floor(np.arange(n_short) * (free.size / max(n_short, 1))).astype(np.int64)
+    short = free[pick] if n_short else np.zeros(0, np.int64)
+    key = np.setdiff1d(free, short)
+    return Layout(code, int(n_punct), int(n_short), int(reveal_size), punct, short, key)
+
+
+def choose_layout(qber_hint: float, cfg: ReconcileConfig) -> Layout:
+    """Code and layout for a batch at (roughly) ``qber_hint``.
+
+    Target first-round rate ``R* = 1 - f_start h(q)``. Reveal size per round
+    ``D = f_step h(q) N``; we puncture ``p = min((max_rounds - 1) D, untainted set,
+    max_punct_frac n)`` bits so that the reveal rounds have punctured bits to open, take the
+    lowest-rate code that reaches ``R*`` with those ``p`` and shorten ``s`` bits to hit it:
+    ``(R0 n - s) / (n - p - s) = R*``.
+    """
+    q = float(qber_hint)
+    if not 0.0 < q < 0.5:
+        raise ConfigError(f"qber_hint must lie in (0, 0.5), got {q}")
+    h = float(binary_entropy(q))
+    r_star = 1.0 - cfg.f_start * h
+    codes = sorted(family_codes(cfg.family), key=lambda c: c.rate)
+    for code in [*codes, codes[-1]]:
+        n, m = code.n, code.m
+        d_est = int(np.ceil(cfg.f_step * h * n))
+        p = int(min((cfg.max_rounds - 1) * d_est, code.puncture_order.size,
+                    cfg.max_punct_frac * n))
+        s = (n - m - r_star * (n - p)) / (1.0 - r_star)
+        if s >= 0 or code is codes[-1]:
+            s = max(0, round(s))
+            n_key = n - p - s
+            reveal = max(1, int(np.ceil(cfg.f_step * h * n_key)))
+            return make_layout(code, p, s, reveal)
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class SyndromeMsg:
+    """Alice -> Bob: the syndromes of a batch of frames and the layout to use."""
+
+    code: str
+    code_digest: str
+    n_frames: int
+    n_punct: int
+    n_short: int
+    reveal_size: int
+    qber_hint: float
+    syndromes: np.ndarray  # uint8, packed frames * m bits (frame-major)
+
+
+@dataclass(frozen=True)
+class BobReply:
+    """Bob -> Alice: per-frame success after a decoding round, and reveal requests."""
+
+    round: int
+    final: bool
+    ok: np.ndarray  # uint8 per frame (1 = decoded)
+    frames: np.ndarray  # int32, frames asking for reveals
+    positions: np.ndarray  # int32, Layout.reveal_after(round) per asking frame (frame-major)
+
+
+@dataclass(frozen=True)
+class RevealMsg:
+    """Alice -> Bob: the values at the requested positions (packed, same order)."""
+
+    round: int
+    values: np.ndarray  # uint8 packed
+
+
+@dataclass
+class AliceState:
+    layout: Layout
+    frames: np.ndarray  # uint8 (frames x n): key + Alice's random punctured bits, shortened = 0
+    revealed: np.ndarray  # bool (frames x n)
+    round: int = 0
+    done: bool = False
+    ok: np.ndarray | None = None
+
+
+@dataclass
+class BobState:
+    layout: Layout
+    cfg: ReconcileConfig
+    llr: np.ndarray  # float32 (frames x n), known bits at +-_KNOWN_LLR
+    synd: np.ndarray  # uint8 (frames x m)
+    decoded: np.ndarray  # uint8 (frames x n)
+    ok: np.ndarray  # bool (frames)
+    revealed: np.ndarray  # bool (frames x n)
+    noisy: np.ndarray  # uint8 (frames x N): Bob's key bits as received
+    pending: np.ndarray  # int32 frames awaiting reveal values
+    pending_pos: np.ndarray  # int32 (len(pending) x reveal_size)
+    round: int = 1
+    rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    iterations: int = 0
+
+
+def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
+    ledger.add("syndrome", n_frames * (layout.code.m - layout.n_punct))
+
+
+def alice_start(
+    key_frames: np.ndarray,
+    qber_hint: float,
+    rng: np.random.Generator,
+    ledger: LeakageLedger,
+    cfg: ReconcileConfig | None = None,
+    layout: Layout | None = None,
+) -> tuple[AliceState, SyndromeMsg]:
+    """Alice's first step. ``key_frames``: uint8 0/1 (frames x N) with ``N = layout.n_key`` (use
+    :func:`choose_layout` to learn N first); ``rng`` draws the punctured filler bits."""
+    cfg = cfg or ReconcileConfig()
+    layout = layout or choose_layout(qber_hint, cfg)
+    k = np.asarray(key_frames, dtype=np.uint8)
+    if k.ndim != 2 or k.shape[1] != layout.n_key:
+        raise ProtocolError(f"key_frames: shape {k.shape}, expected (frames, {layout.n_key})")
+    code = layout.code
+    frames = np.zeros((k.shape[0], code.n), dtype=np.uint8)
+    frames[:, layout.key_pos] = k
+    frames[:, layout.punct_pos] = rng.integers(0, 2, (k.shape[0], layout.n_punct), dtype=np.uint8)
+    synd = code.syndrome(frames)
+    _ledger_syndrome(ledger, layout, k.shape[0])
+    msg = SyndromeMsg(
+        code=code.name,
+        code_digest=code.digest(),
+        n_frames=int(k.shape[0]),
+        n_punct=layout.n_punct,
+        n_short=layout.n_short,
+        reveal_size=layout.reveal_size,
+        qber_hint=float(qber_hint),
+        syndromes=pack_bits(synd.reshape(-1)),
+    )
+    revealed = np.zeros(frames.shape, dtype=bool)
+    revealed[:, layout.short_pos] = True
+    return AliceState(layout, frames, revealed), msg
+
+
+def _decode(state: BobState, which: np.ndarray) -> None:
+    cfg, code = state.cfg, state.layout.code
+    llr = state.llr[which]
+    synd = state.synd[which]
+    if cfg.decoder == "float":
+        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
+                                   stall=cfg.stall)
+    else:
+        ql = quantize_llr(llr, cfg.llr_scale, cfg.post_bits)
+        out, it, ok = decode_layered_fixed(
+            code.base, code.Z, ql, synd, max_iter=cfg.max_iter,
+            post_bits=cfg.post_bits, msg_bits=cfg.msg_bits,
+        )
+    state.decoded[which] = out
+    state.ok[which] = ok
+    state.rounds_used[which] = state.round
+    state.iterations += int(it.sum())
+
+
+def _reply(state: BobState) -> BobReply:
+    failed = np.nonzero(~state.ok)[0].astype(np.int32)
+    d = state.layout.reveal_after(state.round)
+    final = failed.size == 0 or state.round >= state.cfg.max_rounds or d == 0
+    if final:
+        state.pending = np.zeros(0, np.int32)
+        return BobReply(state.round, True, state.ok.astype(np.uint8), state.pending,
+                        np.zeros(0, np.int32))
+    lay = state.layout
+    pos = np.empty((failed.size, d), dtype=np.int32)
+    punct_rev = lay.punct_pos[::-1]
+    for row, f in enumerate(failed):
+        open_p = punct_rev[~state.revealed[f, punct_rev]]
+        take = open_p[:d]
+        if take.size < d:
+            # least reliable key bits after the failed decoding (Bob's posterior is gone, the
+            # channel LLR plus the decision disagreement is what he has): smallest |LLR| first
+            cand = lay.key_pos[~state.revealed[f, lay.key_pos]]
+            score = np.abs(state.llr[f, cand]) + 1e-3 * np.arange(cand.size)
+            score = np.where(state.decoded[f, cand] != (state.llr[f, cand] < 0), -1.0, score)
+            extra = cand[np.argsort(score, kind="stable")[: d - take.size]]
+            take = np.concatenate([take, extra])
+        pos[row] = take
+    state.pending = failed
+    state.pending_pos = pos
+    return BobReply(state.round, False, state.ok.astype(np.uint8), failed, pos.reshape(-1))
+
+
+def bob_start(
+    msg: SyndromeMsg,
+    bob_frames: np.ndarray,
+    ledger: LeakageLedger,
+    cfg: ReconcileConfig | None = None,
+) -> tuple[BobState, BobReply]:
+    """Bob's first step: ``bob_frames`` uint8 (frames x N) are his noisy key bits."""
+    cfg = cfg or ReconcileConfig()
+    code = get_code(msg.code)
+    if code.digest() != msg.code_digest:
+        raise ProtocolError(f"code {msg.code}: digest {code.digest()} != sent {msg.code_digest}")
+    layout = make_layout(code, msg.n_punct, msg.n_short, msg.reveal_size)
+    y = np.asarray(bob_frames, dtype=np.uint8)
+    if y.shape != (msg.n_frames, layout.n_key):
+        raise ProtocolError(f"bob_frames: shape {y.shape}, expected ({msg.n_frames}, "
+                            f"{layout.n_key})")
+    synd = unpack_bits(msg.syndromes, msg.n_frames * code.m).reshape(msg.n_frames, code.m)
+    _ledger_syndrome(ledger, layout, msg.n_frames)
+    llr = np.zeros((msg.n_frames, code.n), dtype=np.float32)
+    llr[:, layout.key_pos] = channel_llr(y, msg.qber_hint)
+    llr[:, layout.short_pos] = _KNOWN_LLR
+    revealed = np.zeros(llr.shape, dtype=bool)
+    revealed[:, layout.short_pos] = True
+    state = BobState(
+        layout=layout, cfg=cfg, llr=llr, synd=synd,
+        decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
+        revealed=revealed, noisy=y.copy(), pending=np.zeros(0, np.int32),
+        pending_pos=np.zeros((0, 0), np.int32),
+        rounds_used=np.zeros(msg.n_frames, np.int32),
+    )
+    _decode(state, np.arange(msg.n_frames))
+    return state, _reply(state)
+
+
+def alice_reveal(
+    state: AliceState, reply: BobReply, ledger: LeakageLedger
+) -> RevealMsg | None:
+    """Alice answers a reveal request (None once Bob's reply is final)."""
+    if reply.round != state.round + 1:
+        raise ProtocolError(f"BobReply.round: got {reply.round}, expected {state.round + 1}")
+    state.round = reply.round
+    state.ok = np.asarray(reply.ok, dtype=bool)
+    if state.ok.shape != (state.frames.shape[0],):
+        raise ProtocolError(f"BobReply.ok: {state.ok.shape[0]} flags for "
+                            f"{state.frames.shape[0]} frames")
+    if reply.final:
+        state.done = True
+        return None
+    d = state.layout.reveal_after(reply.round)
+    frames = np.asarray(reply.frames, dtype=np.int64)
+    pos = np.asarray(reply.positions, dtype=np.int64)
+    if pos.size != frames.size * d:
+        raise ProtocolError(f"BobReply.positions: {pos.size} != {frames.size} frames * {d}")
+    if frames.size and (frames.min() < 0 or frames.max() >= state.frames.shape[0]):
+        raise ProtocolError("BobReply.frames: frame index out of range")
+    if pos.size and (pos.min() < 0 or pos.max() >= state.layout.code.n):
+        raise ProtocolError("BobReply.positions: bit position out of range")
+    rows = np.repeat(frames, d)
+    dup = np.unique(rows * state.layout.code.n + pos).size != pos.size
+    if state.revealed[rows, pos].any() or dup:
+        raise ProtocolError("BobReply.positions: a requested bit is already known or repeated")
+    state.revealed[rows, pos] = True
+    ledger.add("revealed", int(pos.size))
+    return RevealMsg(reply.round, pack_bits(state.frames[rows, pos]))
+
+
+def bob_continue(
+    state: BobState, msg: RevealMsg, ledger: LeakageLedger
+) -> BobReply:
+    """Bob takes the revealed values, re-decodes the frames that asked, and replies."""
+    if msg.round != state.round:
+        raise ProtocolError(f"RevealMsg.round: got {msg.round}, expected {state.round}")
+    d = state.pending_pos.shape[1]
+    rows = np.repeat(state.pending.astype(np.int64), d)
+    pos = state.pending_pos.reshape(-1).astype(np.int64)
+    vals = unpack_bits(msg.values, pos.size)
+    ledger.add("revealed", int(pos.size))
+    state.revealed[rows, pos] = True
+    state.llr[rows, pos] = np.where(vals != 0, -_KNOWN_LLR, _KNOWN_LLR)
+    state.round += 1
+    _decode(state, state.pending.astype(np.int64))
+    return _reply(state)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """One party's outcome: the kept frames' key bits and the counts."""
+
+    key: np.ndarray  # uint8 (kept frames x N)
+    kept: np.ndarray  # int64 indices of kept frames
+    n_frames: int
+    n_failed: int
+    rounds: np.ndarray  # int32 decoding rounds per frame (Bob's side; empty for Alice)
+    errors: np.ndarray  # int64 errors Bob corrected per kept frame (Bob's side; empty for Alice)
+
+    @property
+    def observed_qber(self) -> float:
+        """Error rate Bob corrected on the kept frames: the QBER hint for the next batch (Bob's
+        side; it depends only on the error pattern, so he may send it to Alice)."""
+        bits = self.key.size
+        return float(self.errors.sum() / bits) if bits and self.errors.size else float("nan")
+
+
+def alice_finish(state: AliceState) -> ReconcileResult:
+    if not state.done or state.ok is None:
+        raise ProtocolError("alice_finish: Bob's final reply has not been received")
+    kept = np.nonzero(state.ok)[0]
+    key = state.frames[kept][:, state.layout.key_pos]
+    return ReconcileResult(key, kept, state.frames.shape[0], int((~state.ok).sum()),
+                           np.zeros(0, np.int32), np.zeros(0, np.int64))
+
+
+def bob_finish(state: BobState) -> ReconcileResult:
+    kept = np.nonzero(state.ok)[0]
+    key = state.decoded[kept][:, state.layout.key_pos]
+    errors = (key != state.noisy[kept]).sum(axis=1).astype(np.int64)
+    return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
+                           state.rounds_used.copy(), errors)
+
+
+def reconcile_local(
+    alice_keys: np.ndarray,
+    bob_keys: np.ndarray,
+    qber_hint: float,
+    rng: np.random.Generator,
+    cfg: ReconcileConfig | None = None,
+    layout: Layout | None = None,
+) -> tuple[ReconcileResult, ReconcileResult, LeakageLedger, LeakageLedger, int]:
+    """Run the whole exchange in-process (tests, benchmarks). Returns both results, both ledgers
+    and the number of messages exchanged."""
+    cfg = cfg or ReconcileConfig()
+    la, lb = LeakageLedger(), LeakageLedger()
+    a_state, msg = alice_start(alice_keys, qber_hint, rng, la, cfg, layout)
+    b_state, reply = bob_start(msg, bob_keys, lb, cfg)
+    n_msgs = 2
+    while True:
+        rev = alice_reveal(a_state, reply, la)
+        if rev is None:
+            break
+        reply = bob_continue(b_state, rev, lb)
+        n_msgs += 2
+    return alice_finish(a_state), bob_finish(b_state), la, lb, n_msgs

@@ -1,0 +1,268 @@
+"""Two-party pipeline acceptance tests on a slot-level link model (tests/protocol_fakelink.py).
+
+Alice and Bob run in two threads and share nothing but the authenticated in-process channel.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+pytest.importorskip("postproc.sift.bb84")
+pytest.importorskip("postproc.reconcile.blind")
+pytest.importorskip("postproc.amplify")
+
+import threading
+
+import numpy as np
+from protocol_fakelink import fake_link
+
+from postproc.errors import ProtocolError
+from postproc.estimate import finite_key
+from postproc.pipeline.config import PipelineConfig
+from postproc.pipeline.local import run_pair
+from postproc.pipeline.parties import AliceParty, BobParty
+from postproc.protocol.auth import AuthenticatedChannel, AuthKeys
+from postproc.protocol.channel import InProcessChannel
+from postproc.protocol.verify import tag_bits_for
+
+MU = (0.57, 0.25, 0.0)
+P_MU = (0.4, 0.4, 0.2)
+SLOTS = 1_000_000
+CFG = PipelineConfig(mu=MU, p_mu=P_MU, block_slots=SLOTS, timeout_s=60.0)
+
+
+class DictStore:
+    """Stand-in key store with the KeyStore.add signature (the SQLite store is tested by pa-kms)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[uuid.UUID, tuple[int, bytes, int, dict]] = {}
+
+    def add(self, key_id, block_id, key, n_bits, **meta) -> None:
+        assert key_id not in self.keys
+        self.keys[key_id] = (block_id, key, n_bits, meta)
+
+
+def _link(n_blocks: int, **kw):
+    return fake_link(
+        n_blocks, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, **{"offset": 137, "e_mis": 0.01, **kw}
+    )
+
+
+def _run(n_blocks: int, *, seed: int = 3, tap_ab=None, tap_ba=None, cfg=CFG, **link_kw):
+    a_blocks, b_run = _link(n_blocks, seed=seed, **link_kw)
+    sa, sb = DictStore(), DictStore()
+    res = run_pair(
+        a_blocks,
+        b_run,
+        cfg,
+        alice_store=sa,
+        bob_store=sb,
+        seed=seed,
+        tap_ab=tap_ab,
+        tap_ba=tap_ba,
+    )
+    return res, sa, sb
+
+
+def _assert_identical(res, sa: DictStore, sb: DictStore) -> None:
+    assert sa.keys.keys() == sb.keys.keys()
+    for k in sa.keys:
+        assert sa.keys[k][:3] == sb.keys[k][:3]
+    ok_blocks = [b for b in res.alice.blocks if b.aborted is None]
+    assert sorted(sa.keys[uuid.UUID(b.key_id)][0] for b in ok_blocks) == [
+        b.block for b in ok_blocks
+    ]
+
+
+def test_keys_identical_and_lengths_from_finite_key() -> None:
+    res, sa, sb = _run(3)
+    _assert_identical(res, sa, sb)
+    ok = [b for b in res.alice.blocks if b.aborted is None]
+    assert len(ok) >= 2 and res.alice.secret_bits > 0
+    t = tag_bits_for(CFG.eps_cor)
+    for a, b in zip(res.alice.blocks, res.bob.blocks, strict=True):
+        # both sides saw the same counts and the same ledger
+        assert (a.n_Z_key, a.m_Z, a.n_X, a.m_X, a.leakage) == (
+            b.n_Z_key,
+            b.m_Z,
+            b.n_X,
+            b.m_X,
+            b.leakage,
+        )
+        if a.aborted:
+            continue
+        assert a.leakage["verification_tag"] == t and a.leakage["verification_outcome"] == 1
+        assert (
+            a.lambda_ec
+            == a.leakage["total"]
+            == sum(v for k, v in a.leakage.items() if k != "total")
+        )
+        fk = finite_key(
+            "lim2014",
+            list(MU),
+            list(P_MU),
+            a.n_Z_key,
+            a.m_Z,
+            a.n_X,
+            a.m_X,
+            CFG.eps_sec,
+            CFG.eps_cor,
+            float(a.lambda_ec),
+            qber_max=CFG.qber_max,
+        )
+        assert a.key_length == fk.key_length > 0
+        assert a.stored_bits + a.auth_bits == a.key_length
+        assert 0.005 < a.qber_z < 0.03 and a.f_ec > 1.0
+
+
+def test_intercept_resend_aborts_every_block() -> None:
+    res, sa, sb = _run(2, eve=True)
+    assert all(b.aborted for b in res.alice.blocks + res.bob.blocks)
+    assert all("QBER in the X basis" in b.aborted for b in res.alice.blocks)
+    assert res.alice.secret_bits == res.bob.secret_bits == 0
+    assert not sa.keys and not sb.keys
+
+
+def _nth(k: int, fn):
+    seen = {"n": 0}
+
+    def tap(frame: bytes) -> list[bytes]:
+        i = seen["n"]
+        seen["n"] += 1
+        return fn(frame) if i == k else [frame]
+
+    return tap
+
+
+def _flip(frame: bytes) -> list[bytes]:
+    f = bytearray(frame)
+    f[-20] ^= 0x10
+    return [bytes(f)]
+
+
+ATTACKS = {
+    # A->B frames: 0 Hello, 1 BlockStart(0), 2 SiftReply(0), 3 XErrors(0), 4 SyndromeMsg(0) ...
+    "tampered": (_nth(3, _flip), "authentication failed"),
+    "replayed": (_nth(2, lambda f: [f, f]), "replayed"),
+    "truncated": (_nth(4, lambda f: [f[: len(f) // 3]]), "truncated"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_attacked_block_aborts_cleanly_and_later_blocks_succeed(attack: str) -> None:
+    tap, needle = ATTACKS[attack]
+    res, sa, sb = _run(2, tap_ab=tap)
+    first = res.bob.blocks[0]
+    assert first.aborted is not None and needle in first.aborted
+    assert res.alice.blocks[0].aborted is not None
+    assert res.alice.blocks[1].aborted is None and res.alice.blocks[1].stored_bits > 0
+    assert res.bob.auth["rejected"] >= 1
+    _assert_identical(res, sa, sb)
+
+
+def test_reordered_messages_abort_the_block() -> None:
+    held: list[bytes] = []
+    seen = {"n": 0}
+
+    def swap(frame: bytes) -> list[bytes]:
+        i = seen["n"]
+        seen["n"] += 1
+        if i == 1:  # hold BlockStart back, deliver it after the next frame
+            held.append(frame)
+            return []
+        out = [frame, *held]
+        held.clear()
+        return out
+
+    # Bob cannot answer the missing BlockStart, so Alice's SiftReply never comes: use a short
+    # timeout on both sides.
+    res, sa, sb = _run(2, tap_ab=swap, cfg=CFG.replace(timeout_s=3.0))
+    assert res.alice.blocks[0].aborted is not None
+    assert any(b.aborted is None and b.stored_bits for b in res.alice.blocks[1:])
+    _assert_identical(res, sa, sb)
+
+
+def test_mismatched_parameters_are_refused() -> None:
+    """Alice with eps_sec 1e-10, Bob with 1e-9: Bob refuses at Hello, nothing else happens."""
+    a_blocks, b_run = _link(1)
+    secret = AuthKeys.generate_secret(np.random.default_rng(0), 4096)
+    ar, br = InProcessChannel.pair()
+    a = AliceParty(
+        AuthenticatedChannel(ar, "alice", AuthKeys.from_secret(secret), timeout=10),
+        CFG,
+        None,
+        np.random.default_rng(1),
+    )
+    b = BobParty(
+        AuthenticatedChannel(br, "bob", AuthKeys.from_secret(secret), timeout=10),
+        CFG.replace(eps_sec=1e-9),
+        None,
+        np.random.default_rng(2),
+    )
+    errors: list[Exception] = []
+
+    def bob_main() -> None:
+        try:
+            b.run(b_run)
+        except ProtocolError as exc:
+            errors.append(exc)
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    with pytest.raises(ProtocolError, match="Bob refused the session: parameters differ: eps_sec"):
+        a.run(a_blocks)
+    th.join(10)
+    assert errors and "eps_sec" in str(errors[0])
+
+
+@pytest.mark.slow
+def test_thousand_blocks_keys_identical() -> None:
+    res, sa, sb = _run(1000, seed=11)
+    _assert_identical(res, sa, sb)
+    assert sum(1 for b in res.alice.blocks if b.aborted is None) >= 990
+
+
+def test_alice_and_bob_over_tcp() -> None:
+    """The same party code over a real TCP connection (two threads, two sockets)."""
+    import socket
+
+    from postproc.protocol import channel as chmod
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a_blocks, b_run = _link(2, seed=21)
+    secret = AuthKeys.generate_secret(np.random.default_rng(5), 8192)
+    sa, sb = DictStore(), DictStore()
+    out: dict = {}
+
+    def bob_main() -> None:
+        raw = chmod.listen("127.0.0.1", port, timeout=30)
+        chan = AuthenticatedChannel(raw, "bob", AuthKeys.from_secret(secret), timeout=60)
+        try:
+            out["bob"] = BobParty(chan, CFG, sb, np.random.default_rng(7)).run(b_run)
+        finally:
+            raw.close()
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    raw = chmod.connect("127.0.0.1", port, timeout=30)
+    chan = AuthenticatedChannel(raw, "alice", AuthKeys.from_secret(secret), timeout=60)
+    try:
+        alice = AliceParty(chan, CFG, sa, np.random.default_rng(8)).run(a_blocks)
+    finally:
+        raw.close()
+        th.join(60)
+    assert alice.secret_bits > 0 and alice.secret_bits == out["bob"].secret_bits
+    assert sa.keys.keys() == sb.keys.keys() and all(sa.keys[k] == sb.keys[k] for k in sa.keys)
+
+
+def test_block_too_small_for_a_frame_aborts_on_both_sides() -> None:
+    """Alice cannot fill one LDPC frame: she tells Bob, who is waiting for the syndromes."""
+    a_blocks, b_run = fake_link(2, 150_000, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, seed=2)
+    cfg = CFG.replace(block_slots=150_000, timeout_s=20.0)
+    res = run_pair(a_blocks, b_run, cfg, seed=2)
+    assert len(res.alice.blocks) == len(res.bob.blocks) == 2
+    assert all("less than one frame" in b.aborted for b in res.alice.blocks + res.bob.blocks)
