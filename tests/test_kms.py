@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postproc.cli import main
@@ -264,6 +264,7 @@ def test_key_material_never_logged(kmes, caplog):
         assert k["key"] not in text and base64.b64decode(k["key"]).hex() not in text
 
 
+@settings(deadline=None)
 @given(st.integers(0, 2**60 - 1), st.integers(0, 2**36 - 1), st.integers(1, 2**26 - 1))
 def test_key_id_round_trip(ref, offset, size):
     kid = encode_key_id(ref, offset, size)
