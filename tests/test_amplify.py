@@ -196,6 +196,7 @@ def test_fft_round_trip_large(m):
     assert (g == f).all()
 
 
+@settings(deadline=None)  # the first call compiles numba kernels
 @given(st.integers(1, 200), st.data())
 def test_bit_slice_and_reverse(n, data):
     start = data.draw(st.integers(0, n - 1))

@@ -108,7 +108,7 @@ def test_fault_injection_no_corrupted_event_delivered(tagfile):
             link.start()
             # ends when every event is delivered or counted lost, or, if the last frames were
             # damaged (no later frame reveals the loss), when the stream goes quiet
-            chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=3))
+            chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=8))
             chunks += list(link.finish())
             status = link.status()
     got_t, got_ch = concat_chunks(chunks)
@@ -198,7 +198,7 @@ def test_fifo_overflow_counted(tmp_path):
             SerialLink(serial_opener(vt.device)) as link:
         link.start()
         time.sleep(0.3)  # the host is busy: the pty fills, the FIFO overflows
-        chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=3))
+        chunks = list(link.chunks(n_events=t.shape[0], idle_timeout=8))
         status = link.status()
     got_t, got_ch = concat_chunks(chunks)
     pos = np.searchsorted(t, got_t)
@@ -215,7 +215,7 @@ def test_loop_and_socket_urls():
     small, _ = encode_event_stream(t[:500], ch[:500])
     with SerialLink(serial_opener("loop://")) as link:
         link._port.write(small)
-        got_t, got_ch = concat_chunks(list(link.chunks(n_events=500, idle_timeout=2)))
+        got_t, got_ch = concat_chunks(list(link.chunks(n_events=500, idle_timeout=8)))
     assert np.array_equal(got_t, t[:500]) and np.array_equal(got_ch, ch[:500])
 
     server = socket.create_server(("127.0.0.1", 0))
@@ -234,7 +234,7 @@ def test_loop_and_socket_urls():
     th.start()
     with SerialLink(serial_opener(f"socket://127.0.0.1:{port}")) as link:
         link._port.write(b"\x00")  # a lone delimiter is idle line for the device
-        got_t, _ = concat_chunks(list(link.chunks(n_events=t.shape[0], idle_timeout=2)))
+        got_t, _ = concat_chunks(list(link.chunks(n_events=t.shape[0], idle_timeout=8)))
     th.join()
     server.close()
     assert np.array_equal(got_t, t)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postproc.cli import main
@@ -264,6 +264,7 @@ def test_key_material_never_logged(kmes, caplog):
         assert k["key"] not in text and base64.b64decode(k["key"]).hex() not in text
 
 
+@settings(deadline=None)
 @given(st.integers(0, 2**60 - 1), st.integers(0, 2**36 - 1), st.integers(1, 2**26 - 1))
 def test_key_id_round_trip(ref, offset, size):
     kid = encode_key_id(ref, offset, size)
@@ -390,5 +391,45 @@ def test_end_to_end_two_kmes_mutual_tls(tmp_path, certs):
             requests.get(f"{url_a}/api/v1/keys/{SLAVE}/status", verify=str(ca), timeout=10)
         after = alice.get(f"{url_a}/api/v1/keys/{SLAVE}/status").json()
         assert after["stored_key_count"] == status["stored_key_count"] - 120
+    a.close()
+    b.close()
+
+
+@pytest.mark.slow
+def test_pipeline_filled_stores_served_by_both_kmes(tmp_path, certs):
+    """`qkdpp demo` fills Alice's and Bob's stores; their KMEs deliver the same bytes (~1 min)."""
+    session = pytest.importorskip("postproc.pipeline.session")
+    summary = session.demo(0.1, tmp_path, as_json=True)
+    assert summary["keys_identical"] and summary["secret_bits"] > 0
+    a = KeyStore(tmp_path / "alice_keys.sqlite")
+    b = KeyStore(tmp_path / "bob_keys.sqlite")
+    assert a.key_ids() == b.key_ids() and a.stored_bits() > 0
+    ca = certs / "ca.pem"
+
+    def server(cfg, store, name):
+        app = create_app(cfg, store)
+        return BackgroundServer(
+            server_config(app, cert=certs / f"{name}.pem", key=certs / f"{name}.key", ca=ca)
+        )
+
+    def session_for(sae):
+        s = requests.Session()
+        s.trust_env = False
+        s.cert = (str(certs / f"{sae}.pem"), str(certs / f"{sae}.key"))
+        s.verify = str(ca)
+        return s
+
+    with server(_cfg("master"), a, "kme-a") as ka, server(_cfg("slave"), b, "kme-b") as kb:
+        n = min(100, a.count_available(32))
+        r = session_for(MASTER).post(
+            f"https://127.0.0.1:{ka.port}/api/v1/keys/{SLAVE}/enc_keys", json={"number": n}
+        )
+        assert r.status_code == 200
+        keys = r.json()["keys"]
+        r2 = session_for(SLAVE).post(
+            f"https://localhost:{kb.port}/api/v1/keys/{MASTER}/dec_keys",
+            json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys]},
+        )
+        assert r2.status_code == 200 and r2.json()["keys"] == keys
     a.close()
     b.close()

@@ -332,3 +332,46 @@ def test_party_functions_round_trip(data, n_log, offset):
     # a reply for another block is refused
     with pytest.raises(ProtocolError):
         bob_sifted(reply, det, block=4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), nseg=st.integers(1, 5))
+def test_joined_kernel_equals_bob_then_alice(seed, nseg):
+    from postproc.sift.kernel import alice_keep, joined_kernel
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    t = np.sort(rng.integers(-(10**9), 10**9, n)).astype(np.int64)
+    ch = rng.integers(-3, 260, n).astype(np.int16)
+    starts = np.sort(rng.integers(-(10**9), 10**9, nseg)).astype(np.int64)
+    starts[0] = -(2**62)
+    t_anchor = rng.integers(-(10**9), 10**9, nseg).astype(np.int64)
+    slot_anchor = rng.integers(-1000, 1000, nseg).astype(np.int64)
+    period = rng.integers(1 << 16, 5000 << 16, nseg).astype(np.int64)
+    log = rng.integers(0, 12, 3000).astype(np.uint8)
+    lo, hi = np.int64(-(200 << 16)), np.int64(300 << 16)
+    s1, f1 = np.empty(n, np.int64), np.empty(n, np.uint8)
+    segments_kernel(t, ch, starts, t_anchor, slot_anchor, period, lo, hi, CHMAP, s1, f1)
+    alice_keep(s1, f1, log, np.int64(-1500))
+    s2, f2 = np.empty(n, np.int64), np.empty(n, np.uint8)
+    joined_kernel(
+        t, ch, starts, t_anchor, slot_anchor, period, lo, hi, CHMAP, log, np.int64(-1500), s2, f2
+    )
+    assert np.array_equal(s1, s2) and np.array_equal(f1, f2)
+    # and both are the documented kernel, segment by segment
+    seg = np.searchsorted(starts, t, side="right") - 1
+    for k in range(nseg):
+        m = seg == k
+        s3, f3 = sift_kernel(
+            t[m],
+            ch[m],
+            t_anchor=int(t_anchor[k]),
+            slot_anchor=int(slot_anchor[k]),
+            period_q16=int(period[k]),
+            gate_lo_q16=int(lo),
+            gate_hi_q16=int(hi),
+            chmap=CHMAP,
+            alice_log=log,
+            log_start=-1500,
+        )
+        assert np.array_equal(s3, s2[m]) and np.array_equal(f3, f2[m])

@@ -50,7 +50,7 @@ BLOCKS: dict[str, dict] = {
     "frame_codec": {
         "params": {},
         "bench_build": "frame_codec",
-        "item": "byte (encoder; decoder 1.0)",
+        "item": "byte, encoder; decoder 1.0",
         "metric": "enc_cycles_per_byte",
         "reference": "hil.codec.encode_frame / decode_frame",
     },

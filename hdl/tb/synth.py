@@ -221,7 +221,7 @@ def table(blocks: dict[str, dict]) -> str:
             f"{f'{cpi:.3g}' if cpi else '?'} ({cfg['item']}) | {s.get('LUT', '?')} "
             f"(+{s.get('LUTRAM', 0)} LUTRAM) | {s.get('FF', '?')} | {s.get('BRAM', '?')} | "
             f"{s.get('DSP', '?')} | {f'{fmax:.0f} MHz' if fmax else s.get('ice40_note', '-')} | "
-            f"{f'{200e6 / cpi:.3g}' if cpi else '?'} |"
+            f"{f'{200 / cpi:.0f} M' if cpi else '?'} |"
         )
     return "\n".join(rows)
 

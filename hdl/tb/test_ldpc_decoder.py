@@ -214,3 +214,11 @@ def test_ldpc_decoder(build, Z, mb, nb, code_seed, dec, n_frames, qber):
     m = run_ldpc_bench(build, Z, mb, nb, code_seed, dec, n_frames, qber)
     assert m["items"] >= 10_000
     assert 0 < m["converged"] < m["frames"]  # both outcomes exercised
+
+
+@pytest.mark.slow
+def test_ldpc_decoder_larger_code():
+    """A code closer to production size (n = 384, rate 2/3), fewer frames: excluded from CI."""
+    dec = {**DEC_A, "MAX_ITER": 20}
+    m = run_ldpc_bench("ldpc_z32_4x12_nms", 32, 4, 12, 3, dec, 30, 0.03)
+    assert m["converged"] > 0

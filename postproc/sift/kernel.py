@@ -109,6 +109,57 @@ def alice_keep(slot, flags, alice_log, log_start):
         flags[i] = f
 
 
+@njit(cache=True)
+def joined_kernel(
+    t,
+    ch,
+    seg_start,
+    t_anchor,
+    slot_anchor,
+    period_q16,
+    gate_lo_q16,
+    gate_hi_q16,
+    chmap,
+    alice_log,
+    log_start,
+    slot_out,
+    flags_out,
+):
+    """Bob's and Alice's parts in one pass over time-sorted detections, switching clock
+    segments as the time passes each ``seg_start`` (the single-place view of the hdl ``sifter``
+    block). Identical results to :func:`bob_kernel` per segment followed by :func:`alice_keep`."""
+    n_log = alice_log.shape[0]
+    nseg = seg_start.shape[0]
+    s = 0
+    while s + 1 < nseg and t.shape[0] and t[0] >= seg_start[s + 1]:
+        s += 1
+    stop = seg_start[s + 1] if s + 1 < nseg else np.iinfo(np.int64).max
+    ta, sa, P = t_anchor[s], slot_anchor[s], period_q16[s]
+    inv = 1.0 / P
+    for i in range(t.shape[0]):
+        if t[i] >= stop:
+            while s + 1 < nseg and t[i] >= seg_start[s + 1]:
+                s += 1
+            stop = seg_start[s + 1] if s + 1 < nseg else np.iinfo(np.int64).max
+            ta, sa, P = t_anchor[s], slot_anchor[s], period_q16[s]
+            inv = 1.0 / P
+        k, r = _slot_residual(t[i], ta, P, inv)
+        slot = sa + k
+        slot_out[i] = slot
+        c = ch[i]
+        m = chmap[c] if 0 <= c <= 255 else np.uint8(0)
+        f = 1 if (r >= gate_lo_q16 and r < gate_hi_q16) else 0
+        f |= ((m >> 7) & 1) << 1
+        f |= ((m >> 1) & 1) << 2
+        f |= (m & 1) << 3
+        j = slot - log_start
+        if 0 <= j < n_log:
+            f |= FLAG_IN_LOG
+            if (f & 3) == 3 and ((alice_log[j] >> 1) & 1) == ((f >> 2) & 1):
+                f |= FLAG_KEEP
+        flags_out[i] = f
+
+
 def sift_kernel(
     t: np.ndarray,
     ch: np.ndarray,
