@@ -436,7 +436,9 @@ def _cobs_decode_nz(src: np.ndarray, start: int, end: int, dst: np.ndarray) -> i
     e = np.uintp(end)
     one = np.uintp(1)
     n_out = e - s0 - one
-    if e > s0 and n_out <= cap:
+    # the bulk path pays off for short blocks; a frame starting with a full block (scrambled
+    # event tags, mostly) goes run by run at once
+    if e > s0 and n_out <= cap and src[s0] != 0xFF:
         for k in range(n_out):  # bulk copy, assuming no full block
             dst[k] = src[s0 + one + k]
         i = s0

@@ -6,6 +6,7 @@ exposes the pty path as :attr:`device`, which pyserial opens exactly like ``/dev
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +21,12 @@ def build_vtagger() -> Path:
     """Build (or bring up to date) the host firmware; returns the binary's path."""
     if shutil.which("make") is None or shutil.which("cc") is None:
         raise ConfigError("building the virtual time tagger needs make and a C compiler (cc)")
-    proc = subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "host"], capture_output=True,
-                          text=True, check=False)
+    (FIRMWARE_DIR / "build").mkdir(exist_ok=True)
+    # parallel test workers may build at once: one make at a time
+    with open(FIRMWARE_DIR / "build" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "host"],
+                              capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ConfigError(f"firmware host build failed:\n{proc.stdout}{proc.stderr}")
     return VTAGGER
