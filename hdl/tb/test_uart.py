@@ -92,6 +92,7 @@ class Wire:
     def __init__(self, dut) -> None:
         self.dut = dut
         self.txd: list[int] = []
+        self.tready: list[int] = []
         self.err_pulses = 0
         self.overruns = 0
         self.loopback = False
@@ -107,6 +108,7 @@ class Wire:
             await edge
             t = uint(dut.txd)
             self.txd.append(t)
+            self.tready.append(uint(dut.s_axis_tready))
             self.err_pulses += uint(dut.rx_frame_err)
             self.overruns += uint(dut.rx_overrun)
             if self.loopback:
@@ -115,7 +117,11 @@ class Wire:
                 dut.rxd.value = next(it, 1)
 
 
-def check_txd(trace: list[int], data: list[int], handshakes: list[int], c: int) -> None:
+def check_txd(
+    trace: list[int], tready: list[int], data: list[int], handshakes: list[int], c: int
+) -> None:
+    """txd equals uart_tx_line with the idle cycles the handshakes imply, and the DUT was ready
+    in every idle cycle (so it never held a byte back while the line was idle)."""
     from hil.uart import uart_tx_line
 
     gaps = [0] + [b - a - 10 * c for a, b in itertools.pairwise(handshakes)]
@@ -126,6 +132,9 @@ def check_txd(trace: list[int], data: list[int], handshakes: list[int], c: int) 
     got = trace[first : first + len(want)]
     assert_equal("txd waveform", got, want)
     assert set(trace[first + len(want) :]) <= {1}
+    idle = np.concatenate([np.r_[np.ones(g, bool), np.zeros(10 * c, bool)] for g in gaps])
+    not_ready = [i for i in np.flatnonzero(idle) if not tready[first + i]]
+    assert not not_ready, f"s_axis_tready low in {len(not_ready)} idle cycles"
 
 
 @cocotb.test()
@@ -148,7 +157,7 @@ async def bench_uart(dut):
     # receiver that drops or invents bytes shows up as a count mismatch, not as a timeout)
     for _ in range(max(0, len(line) - len(wire.txd)) + 12 * c):
         await snk.clk_edge()
-    check_txd(wire.txd, tx_data, src.cycles, c)
+    check_txd(wire.txd, wire.tready, tx_data, src.cycles, c)
     assert_equal("rx bytes", snk.column("tdata"), v["rx_bytes"].tolist())
     errors = int(v["rx_errors"][0])
     assert_equal("framing errors", [uint(dut.rx_frame_errors), wire.err_pulses], [errors] * 2)
