@@ -67,4 +67,11 @@ BLOCKS: dict[str, dict] = {
         "reference": "postproc.reconcile.qc.qc_syndrome",
         "show": ["Z", "MB", "NB"],
     },
+    "uart": {
+        "params": {"CLKS_PER_BIT": 4},
+        "bench_build": "uart_c4",
+        "item": "byte = 10 * CLKS_PER_BIT, both directions",
+        "metric": "tx_cycles_per_byte",
+        "reference": "hil.uart.uart_tx_line / uart_rx_bytes",
+    },
 }

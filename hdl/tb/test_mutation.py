@@ -73,6 +73,12 @@ def _tag_decoder(**kw):
     return run_tag_decoder_bench(kw.pop("build"), "hydraharp2", 2000, **kw)
 
 
+def _uart(**kw):
+    from tb.test_uart import run_uart_bench
+
+    return run_uart_bench(kw.pop("build"), 4, 800, **kw)
+
+
 def _sifter(**kw):
     from tb.test_sifter import run_sifter_bench
 
@@ -123,6 +129,11 @@ CASES = {
         build=build,
         sources=mutant("sifter", "wire [63:0] rr  = neg[QW] ?", "wire [63:0] rr  = 1'b0 ?", "neg"),
     ),
+    # no glitch check: a high start sample still starts a byte
+    "uart_no_glitch_rejection": lambda build: _uart(
+        build=build,
+        sources=mutant("uart", "if (rx_sync)                 // start", "if (1'b0) // start", "gl"),
+    ),
     "toeplitz_broken_reference": lambda build: _toeplitz(
         build=build, reference=_toeplitz_reference_transposed
     ),
@@ -140,7 +151,7 @@ def test_bench_fails_on_broken_rtl_or_reference(case):
 
 
 @pytest.mark.parametrize(
-    "block", ["syndrome", "toeplitz", "frame_codec", "ldpc_decoder", "tag_decoder"]
+    "block", ["syndrome", "toeplitz", "frame_codec", "ldpc_decoder", "tag_decoder", "uart"]
 )
 def test_unbroken_control_passes(block):
     """The same small runs with the real RTL and reference pass (so the failures above are
@@ -152,5 +163,6 @@ def test_unbroken_control_passes(block):
         "frame_codec": _frame_codec,
         "ldpc_decoder": _ldpc,
         "tag_decoder": _tag_decoder,
+        "uart": _uart,
     }
     runs[block](build=f"mutant_control_{block}")
