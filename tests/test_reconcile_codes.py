@@ -81,6 +81,13 @@ def test_alist_same_as_ldpc_package(tmp_path):
     assert np.array_equal(read_alist(path).toarray(), code.H.toarray())
 
 
+def test_lifting_too_small_is_a_config_error():
+    from postproc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="larger Z"):
+        build_code("t", 24, 12, 4, 1)
+
+
 def test_untainted_puncturing():
     code = family_codes("hw")[-1]
     H = code.H.toarray()

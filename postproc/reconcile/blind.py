@@ -11,7 +11,7 @@ Exchange (one batch; every message is a frozen dataclass, every step a pure part
 2. Bob: :func:`bob_start` decodes every frame; he answers :class:`BobReply` with the per-frame
    success flags and, for each failed frame, the ``reveal`` positions he asks for: first the
    remaining punctured positions (last punctured first), then his least reliable key bits (smallest
-   ``|LLR|`` after the failed decoding); ``D`` bits per round for 4 rounds, then doubling
+   ``|LLR|`` after the failed decoding); ``D`` bits per round for 6 rounds, then doubling
    (:meth:`Layout.reveal_after`).
 3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
 4. Bob: :func:`bob_continue` re-decodes the still failing frames with the revealed bits known;
@@ -50,7 +50,7 @@ from postproc.reconcile.qc import QCCode
 # known bits (shortened, revealed) in the float decoder: far beyond any channel LLR
 _KNOWN_LLR = 40.0
 # reveal rounds of constant size before the reveal size starts doubling
-FLAT_ROUNDS = 4
+FLAT_ROUNDS = 6
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from postproc.errors import ConfigError
 from postproc.reconcile.qc import QCCode
 
 
@@ -84,7 +85,10 @@ def lift(B: np.ndarray, Z: int, rng: np.random.Generator, tries: int = 200) -> n
                 if ok:
                     break
             else:
-                raise RuntimeError(f"lifting Z={Z} failed at block ({a},{j}): Z too small")
+                raise ConfigError(
+                    f"lifting Z={Z} of a {mb}x{nb} base graph failed at block ({a},{j}): no "
+                    "4-cycle-free shift left, use a larger Z"
+                )
             E[a, j] = s
             for b in placed:
                 key = (min(a, b), max(a, b))
