@@ -13,25 +13,27 @@ import sys
 from postproc import __version__
 from postproc.errors import QkdppError
 
-COMMAND_MODULES = [
-    "postproc.commands.acquire",
-    "postproc.commands.bench",
+COMMAND_MODULES = [  # in data-flow order, as `qkdpp --help` lists them
     "postproc.commands.info",
     "postproc.commands.convert",
+    "postproc.commands.acquire",
+    "postproc.commands.simulate",
+    "postproc.commands.sift",
+    "postproc.commands.finite_key",
+    "postproc.commands.plan",
     "postproc.commands.demo",
     "postproc.commands.process",
     "postproc.commands.alice",
     "postproc.commands.bob",
-    "postproc.commands.finite_key",
-    "postproc.commands.plan",
     "postproc.commands.kms",
-    "postproc.commands.simulate",
-    "postproc.commands.sift",
+    "postproc.commands.bench",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qkdpp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="qkdpp", description="QKD post-processing: time tags in, secret keys out."
+    )
     parser.add_argument("--version", action="version", version=f"qkdpp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
