@@ -23,8 +23,7 @@ COMMAND_MODULES = [  # in data-flow order, as `qkdpp --help` lists them
     "postproc.commands.plan",
     "postproc.commands.demo",
     "postproc.commands.process",
-    "postproc.commands.alice",
-    "postproc.commands.bob",
+    "postproc.commands.party",
     "postproc.commands.kms",
     "postproc.commands.bench",
 ]
