@@ -294,3 +294,11 @@ def test_silent_peer_stops_the_session_after_two_blocks() -> None:
     th.join(10)
     assert len(report.blocks) == 2 and all("no message" in b.aborted for b in report.blocks)
     assert report.error is not None and "two consecutive blocks" in report.error
+
+
+def test_sifted_repr_shows_no_bits() -> None:
+    from postproc.pipeline.sifting import Sifted
+
+    s = Sifted(np.array([1, 0, 1], np.uint8), np.zeros(3, np.uint8),
+               np.array([1], np.uint8), np.zeros(1, np.uint8))
+    assert repr(s) == "Sifted(z=3 bits, x=1 bits)"

@@ -27,7 +27,7 @@ class AliceBlock:
     log: np.ndarray  # uint8
 
 
-@dataclass
+@dataclass(repr=False)
 class Sifted:
     """One party's sifted bits by basis, with the intensity class of each position."""
 
@@ -35,6 +35,9 @@ class Sifted:
     z_class: np.ndarray
     x_bits: np.ndarray
     x_class: np.ndarray
+
+    def __repr__(self) -> str:  # key material stays out of logs and tracebacks
+        return f"Sifted(z={self.z_bits.shape[0]} bits, x={self.x_bits.shape[0]} bits)"
 
     @classmethod
     def from_side(cls, side) -> Sifted:
