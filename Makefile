@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: demo test bench synth lint iverilog yosys nextpnr firmware-test clean
+.PHONY: demo test bench synth lint iverilog yosys nextpnr arm-gcc firmware-test clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,17 @@ nextpnr:
 synth: $(STAMP) yosys nextpnr
 	cd hdl && ../$(PY) -m tb.synth $(BLOCKS)
 
-firmware-test:
+# The firmware's Cortex-M cross build (compile + size check) needs Debian's gcc-arm-none-eabi
+# (and newlib's headers: the core uses string.h);
+# installed when we are root, skipped with a message where it cannot be had.
+arm-gcc:
+	@command -v arm-none-eabi-gcc >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi \
+	      || echo "gcc-arm-none-eabi could not be installed: Cortex-M cross build skipped"; \
+	  else echo "gcc-arm-none-eabi is missing: Cortex-M cross build skipped"; fi; }
+
+firmware-test: arm-gcc
 	@if [ -f firmware/Makefile ]; then $(MAKE) -C firmware test; fi
 
 clean:
