@@ -90,10 +90,12 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
     Q = np.empty((dmax, Z), dtype=np.float32)
     mn1 = np.empty(Z, dtype=np.float32)
     mn2 = np.empty(Z, dtype=np.float32)
-    idx = np.empty(Z, dtype=np.int32)
-    par = np.empty(Z, dtype=np.uint8)
+    g1 = np.empty(Z, dtype=np.float32)
+    g2 = np.empty(Z, dtype=np.float32)
+    par = np.empty(Z, dtype=np.int32)
     acc = np.empty(Z, dtype=np.uint8)
     big = np.float32(3.0e38)
+    zero = np.float32(0.0)
     best = ptr[mb] * Z + 1
     best_it = 0
     for it in range(max_iter):
@@ -102,45 +104,66 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
             for r in range(Z):
                 mn1[r] = big
                 mn2[r] = big
-                idx[r] = -1
                 par[r] = synd[i * Z + r]
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                Lb = L[col[e] * Z : col[e] * Z + Z]
-                s = sh[e]
+                v0 = col[e] * Z
+                w = Z - sh[e]
+                # Rotation as two slice pairs indexed by the loop counter only: computed indices
+                # (s + r) get numba's negative-index wraparound and turn the loop into a gather.
+                La = L[v0 + Z - w : v0 + Z]
+                Lw = L[v0 : v0 + Z - w]
+                Qa = Q[k, :w]
+                Qw = Q[k, w:]
+                Ra = R[e, :w]
+                Rw = R[e, w:]
+                for r in range(w):
+                    Qa[r] = La[r] - Ra[r]
+                for r in range(Z - w):
+                    Qw[r] = Lw[r] - Rw[r]
                 Qk = Q[k]
-                Re = R[e]
-                for r in range(Z - s):
-                    Qk[r] = Lb[s + r] - Re[r]
-                for r in range(Z - s, Z):
-                    Qk[r] = Lb[r + s - Z] - Re[r]
+                # explicit selects instead of min()/max(): same values for the finite inputs here
                 for r in range(Z):
                     q = Qk[r]
                     a = abs(q)
-                    par[r] ^= np.uint8(q < 0)
+                    par[r] ^= np.int32(q < 0)
                     m1 = mn1[r]
-                    mn2[r] = min(mn2[r], max(m1, a))
-                    idx[r] = k if a < m1 else idx[r]
-                    mn1[r] = min(m1, a)
+                    m2 = mn2[r]
+                    t = a if a > m1 else m1
+                    mn2[r] = t if t < m2 else m2
+                    mn1[r] = a if a < m1 else m1
             for r in range(Z):
-                mn1[r] = max(alpha * mn1[r] - offset, np.float32(0.0))
-                mn2[r] = max(alpha * mn2[r] - offset, np.float32(0.0))
+                # g() of both minima with the row parity folded into their sign
+                x1 = alpha * mn1[r] - offset
+                x2 = alpha * mn2[r] - offset
+                x1 = x1 if x1 > zero else zero
+                x2 = x2 if x2 > zero else zero
+                g1[r] = -x1 if par[r] else x1
+                g2[r] = -x2 if par[r] else x2
             for e in range(e0, ptr[i + 1]):
                 k = e - e0
-                Lb = L[col[e] * Z : col[e] * Z + Z]
-                s = sh[e]
+                v0 = col[e] * Z
+                w = Z - sh[e]
                 Qk = Q[k]
                 Re = R[e]
+                # The min1 entry is found by |Q| == min1 instead of a stored index: if another
+                # entry also equals min1 then min2 == min1, so the message is the same.
                 for r in range(Z):
                     q = Qk[r]
-                    m = mn2[r] if idx[r] == k else mn1[r]
-                    rv = -m if (par[r] ^ np.uint8(q < 0)) else m
+                    x1 = g1[r]  # unconditional loads keep the select vectorisable
+                    x2 = g2[r]
+                    m = x2 if abs(q) == mn1[r] else x1
+                    rv = -m if q < 0 else m
                     Re[r] = rv
                     Qk[r] = q + rv
-                for r in range(Z - s):
-                    Lb[s + r] = Qk[r]
-                for r in range(Z - s, Z):
-                    Lb[r + s - Z] = Qk[r]
+                La = L[v0 + Z - w : v0 + Z]
+                Lw = L[v0 : v0 + Z - w]
+                Qa = Q[k, :w]
+                Qw = Q[k, w:]
+                for r in range(w):
+                    La[r] = Qa[r]
+                for r in range(Z - w):
+                    Lw[r] = Qw[r]
         if stall <= 0:
             if _check(ptr, col, sh, Z, L, synd, hard, acc):
                 return it + 1, True
