@@ -32,31 +32,8 @@ from postproc.reconcile.qc import QCCode
 
 
 @numba.njit(cache=True, fastmath=True)
-def _check(ptr, col, sh, Z, L, synd, hard, acc) -> bool:
-    n = L.shape[0]
-    for v in range(n):
-        hard[v] = 1 if L[v] < 0 else 0
-    mb = ptr.shape[0] - 1
-    for i in range(mb):
-        for r in range(Z):
-            acc[r] = synd[i * Z + r]
-        for e in range(ptr[i], ptr[i + 1]):
-            base = col[e] * Z
-            s = sh[e]
-            for r in range(Z - s):
-                acc[r] ^= hard[base + s + r]
-            for r in range(Z - s, Z):
-                acc[r] ^= hard[base + r + s - Z]
-        bad = 0
-        for r in range(Z):
-            bad |= acc[r]
-        if bad:
-            return False
-    return True
-
-
-@numba.njit(cache=True, fastmath=True)
-def _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc) -> int:
+def _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc, first_only=False) -> int:
+    """Unsatisfied checks of the hard decisions of ``L`` (stops at the first one if asked)."""
     n = L.shape[0]
     for v in range(n):
         hard[v] = 1 if L[v] < 0 else 0
@@ -74,7 +51,14 @@ def _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc) -> int:
                 acc[r] ^= hard[base + r + s - Z]
         for r in range(Z):
             bad += acc[r]
+        if first_only and bad:
+            return bad
     return bad
+
+
+@numba.njit(cache=True, fastmath=True)
+def _check(ptr, col, sh, Z, L, synd, hard, acc) -> bool:
+    return _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc, True) == 0
 
 
 @numba.njit(cache=True, fastmath=True)
