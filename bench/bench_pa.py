@@ -55,8 +55,11 @@ def _time(fn, *args) -> tuple[float, float, np.ndarray]:
 def run(args: argparse.Namespace) -> dict:
     sizes = [int(s) for s in (args.sizes or ([1e6, 1e7] if args.quick else [1e6, 1e7, 1e8]))]
     rng = np.random.default_rng(args.seed)
-    # warm the numba kernels (compiled or loaded from cache) outside the timings
-    toeplitz_hash(np.zeros(8, np.uint8), 64, np.zeros(12, np.uint8), 32)
+    # warm the numba kernels (compiled or loaded from cache) outside the timings, at a size that
+    # takes the radix step (columns and coset rows) as the large blocks do
+    warm = 1 << 21
+    warm_seed = toeplitz_seed(np.random.default_rng(0), warm, warm // 2)
+    toeplitz_hash(np.zeros(warm // 8, np.uint8), warm, warm_seed, warm // 2)
     rows = []
     for n in sizes:
         l = max(1, int(n * args.ratio))

@@ -13,18 +13,23 @@ from postproc.amplify import (
     toeplitz_seed,
 )
 from postproc.amplify.additive_fft import (
-    CACHE_LOG,
+    ROW_LOG,
     cantor_basis,
     fft_forward,
     fft_inverse,
     gf2x_mul,
+    reversed_product_slice,
 )
 from postproc.amplify.clmul import (
     HAS_PCLMUL,
+    HAS_VPCLMUL,
+    bfly4_array,
+    bfly4_soft_array,
     clmul_array,
     clmul_soft_array,
     gf64_mul_array,
     gf64_mul_int,
+    mul4_array,
 )
 from postproc.amplify.toeplitz import bit_slice, reverse_bits
 from postproc.bits import pack_bits, unpack_bits
@@ -84,10 +89,10 @@ def test_fast_equals_reference_and_matrix(n, data):
         assert fast[-1] >> (l % 8) == 0
 
 
-@pytest.mark.parametrize("n,l", [(1_100_003, 1), (1_050_000, 61), (600_000, 64)])
+@pytest.mark.parametrize("n,l", [(1_100_003, 1), (1_050_000, 61), (2_200_000, 64)])
 def test_fast_equals_reference_multi_level(n, l):
-    # products above 2^CACHE_LOG chunks exercise the levels above the cache block
-    assert (2 * n + l) // 32 > 1 << CACHE_LOG
+    # products above 2^ROW_LOG chunks take the radix-2^ROW_LOG step (Taylor at x^t + x, columns)
+    assert (2 * n + l) // 32 > 1 << ROW_LOG
     rng = np.random.default_rng(n)
     x = rng.integers(0, 2, n).astype(np.uint8)
     seed = toeplitz_seed(rng, n, l)
@@ -159,41 +164,63 @@ def _poly_mod(a: int, b: int) -> int:
     return a
 
 
-def test_cantor_basis_and_fft_evaluates_at_subspace_points():
+def _eval_at_slot(coefs: list[int], slot: int, v: np.ndarray) -> int:
+    """Direct evaluation at the point sum of v[i] over the set bits i of slot."""
+    p = 0
+    for i in range(slot.bit_length()):
+        if (slot >> i) & 1:
+            p ^= int(v[i])
+    acc, pw = 0, 1
+    for c in coefs:
+        acc ^= gf64_mul_int(c, pw)
+        pw = gf64_mul_int(pw, p)
+    return acc
+
+
+@pytest.mark.parametrize(
+    "m,row_log", [(1, ROW_LOG), (2, ROW_LOG), (4, ROW_LOG), (5, 1), (5, 2), (6, 4), (7, 2)]
+)
+def test_fft_evaluates_at_subspace_points_in_slot_order(m, row_log):
+    # slot s holds f at sum of v[i] over the bits of s; row_log < m takes the radix step
     v = cantor_basis()
-    assert int(v[0]) == 1
     for i in range(1, v.size):
         assert gf64_mul_int(int(v[i]), int(v[i])) ^ int(v[i]) == int(v[i - 1])
-    rng = np.random.default_rng(7)
-    for m in (1, 2, 4):
-        f = rng.integers(0, 2**63, 1 << m, dtype=np.uint64)
-        vals = f.copy()
-        fft_forward(vals, v)
-        for k in range(1 << m):
-            # slot k holds the value at the bit-reversed point index (see fft_forward)
-            p = 0
-            kk = int(np.array(k))
-            for i in range(1, m + 1):
-                if (kk >> (i - 1)) & 1:
-                    p ^= int(v[m - i])
-            acc, pw = 0, 1
-            for c in f.tolist():
-                acc ^= gf64_mul_int(c, pw)
-                pw = gf64_mul_int(pw, p)
-            assert acc in vals.tolist()
-        back = vals.copy()
-        fft_inverse(back, v)
-        assert (back == f).all()
+    assert int(v[0]) == 1
+    f = np.random.default_rng(m).integers(0, 2**63, 1 << m, dtype=np.uint64)
+    vals = f.copy()
+    fft_forward(vals, v, row_log=row_log)
+    coefs = f.tolist()
+    assert [int(x) for x in vals] == [_eval_at_slot(coefs, s, v) for s in range(1 << m)]
+    fft_inverse(vals, v, row_log=row_log)
+    assert (vals == f).all()
 
 
-@pytest.mark.parametrize("m", [CACHE_LOG + 2])
-def test_fft_round_trip_large(m):
+@pytest.mark.parametrize("m,row_log", [(10, 2), (11, 4), (12, 8), (ROW_LOG + 2, ROW_LOG)])
+def test_radix_step_equals_radix_2(m, row_log):
+    # the radix-2^k path (Taylor at x^t + x, column FFTs, coset row FFTs) == the plain in-cache
+    # radix-2 transform, and the inverse undoes it
     f = np.random.default_rng(m).integers(0, 2**64 - 1, 1 << m, dtype=np.uint64, endpoint=True)
+    plain = f.copy()
+    fft_forward(plain, row_log=m)  # row_log >= m: one in-cache block
     g = f.copy()
-    fft_forward(g, cantor_basis())
-    assert not (g == f).all()
-    fft_inverse(g, cantor_basis())
+    fft_forward(g, row_log=row_log)
+    assert (g == plain).all()
+    fft_inverse(g, row_log=row_log)
     assert (g == f).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 3000), st.data())
+def test_reversed_product_slice_matches_python_ints(na, nb, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = pack_bits(rng.integers(0, 2, na).astype(np.uint8))
+    bits_b = rng.integers(0, 2, nb).astype(np.uint8)
+    start = data.draw(st.integers(0, na + nb - 2))
+    count = data.draw(st.integers(1, na + nb - 1 - start))
+    got = reversed_product_slice(a, na, pack_bits(bits_b), nb, start, count)
+    full = _clmul_int(_int(a), _int(pack_bits(bits_b[::-1].copy())))
+    assert _int(got) == (full >> start) & ((1 << count) - 1)
+    assert got.size == (count + 7) // 8
 
 
 @settings(deadline=None)  # the first call compiles numba kernels
@@ -244,3 +271,29 @@ def test_errors_name_the_parameter():
         toeplitz_reference(np.zeros(4, np.uint8), np.zeros(4, np.uint8), 2)
     with pytest.raises(ConfigError, match="only 0 and 1"):
         toeplitz_reference(np.full(4, 2, np.uint8), np.zeros(5, np.uint8), 2)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_vector_butterflies_equal_scalar_and_python(inverse):
+    # the 4-lane VPCLMULQDQ butterfly (when the CPU has it) == the scalar loop == Python ints
+    rng = np.random.default_rng(9)
+    g = rng.integers(0, 2**64 - 1, 16, dtype=np.uint64, endpoint=True)
+    g[:2] = [0, 1]
+    f = rng.integers(0, 2**64 - 1, 128, dtype=np.uint64, endpoint=True)
+    f[:4] = 2**64 - 1
+    vec, soft = f.copy(), f.copy()
+    bfly4_array(vec, 64, g, inverse)
+    bfly4_soft_array(soft, 64, g, inverse)
+    assert (vec == soft).all()
+    for r in range(64):
+        a, b, t = int(f[r]), int(f[r + 64]), int(g[r // 4])
+        if inverse:
+            expect = (a ^ gf64_mul_int(t, a ^ b), a ^ b)
+        else:
+            w = a ^ gf64_mul_int(t, b)
+            expect = (w, w ^ b)
+        assert (int(vec[r]), int(vec[r + 64])) == expect
+    x = f[:64].copy()
+    mul4_array(x, f[64:].copy())
+    assert all(int(x[i]) == gf64_mul_int(int(f[i]), int(f[64 + i])) for i in range(64))
+    assert isinstance(HAS_VPCLMUL, bool)

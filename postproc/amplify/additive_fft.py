@@ -7,34 +7,43 @@ of X^k of the product is exactly the carry-less sum of the chunk products, and X
 coefficients back at bit offsets 32k gives the GF(2)[x] product. Everything is exact field
 arithmetic: there is no rounding to prove.
 
-The FFT evaluates a polynomial of degree < 2^m at the 2^m points of the subspace spanned by a Cantor
-basis v_1 = 1, v_{i+1}^2 + v_{i+1} = v_i (Gao & Mateer 2010, "Additive fast Fourier transforms over
-finite fields", section 3 with beta_m = 1). One level: Taylor expansion of f at x^2 + x,
-f(x) = g0(x^2 + x) + x * g1(x^2 + x), two half-size FFTs, and the butterfly
-f(a) = g0(a^2 + a) + a * g1(a^2 + a), f(a + 1) = f(a) + g1(a^2 + a). The inverse runs every step
-backwards. Product = inverse(forward(A) * forward(B)) since deg(AB) < 2^m.
+The FFT evaluates a polynomial of degree < 2^m at the 2^m points of the subspace V_m spanned by a
+Cantor basis v_0 = 1, S(v_{i+1}) = v_i with S(x) = x^2 + x (Gao & Mateer 2010, "Additive fast
+Fourier transforms over finite fields"). Slot s of a transform holds the value at the point
+sum of v_i over the set bits i of s.
 
-Memory layout: levels whose sub-problems are larger than a cache block (2^CACHE_LOG words) split
-each block into its two halves (Taylor expansion, deinterleave) and are visited depth first so that
-sub-problems stay in cache; their long-distance Taylor passes run on a few columns at a time
-gathered into a cache-sized buffer. Each cache block then runs every remaining level in place,
-its sub-problems interleaved with a stride, so its outputs come out in bit-reversed order; the
-levels above it use the matching twiddles. Forward and inverse agree on this fixed order, which is
-all a product needs.
+* In-cache blocks (<= 2^ROW_LOG words) use the radix-2 recursion: Taylor expansion at S(x),
+  f(x) = g0(S(x)) + x g1(S(x)), two half-size FFTs on S(V_j) = V_(j-1), and the butterfly
+  f(a) = g0(S(a)) + a g1(S(a)), f(a + 1) = f(a) + g1(S(a)), all in place (`_block_forward`).
+* Larger transforms take one step of radix t = 2^k (k a power of two, so that
+  S^k(x) = x^t + x, Gao & Mateer section 3): a Taylor expansion at x^t + x writes
+  f(x) = sum_(c<t) x^c g_c(x^t + x); laid out as rows of t words, g_c is column c. Since
+  S^k(V_m) = V_(m-k), column FFTs of size 2^(m-k) give every g_c(b); row R then holds the
+  coefficients of a polynomial of degree < t that an in-cache FFT evaluates on the coset
+  a_R + V_k, a_R = sum of v_(i+k) over the bits i of R (the coset shows up as an offset XORed into
+  every twiddle). Three passes over memory per transform, each on cache-sized pieces that both
+  cores process in parallel (numba prange).
+
+The inverse runs every step backwards. Product = inverse(forward(A) * forward(B)) since
+deg(AB) < 2^m.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from numba import prange
 
-from postproc.amplify.clmul import GF64_POLY, gf64_mul, gf64_mul_int
+from postproc.amplify.clmul import GF64_POLY, bfly4, gf64_mul, gf64_mul_int, mul4
 
-CACHE_LOG = 15  # 32768 words = 256 KiB per block (fits L2)
-MAX_LOG = 40
+ROW_LOG = 16  # rows of 2^16 words (512 KiB, one core's L2) for the radix-2^16 step
+COL_MAX_LOG = 15  # the column FFTs are in-cache blocks too
+MAX_LOG = ROW_LOG + COL_MAX_LOG
+TAYLOR_BLOCK_LOG = 20  # Taylor passes on blocks <= 8 MiB run block by block (L3), in parallel
+COL_GROUP = 8  # columns gathered together: one 64-byte cache line per row
 
 
 def _solve_artin_schreier(c: int) -> int:
@@ -61,7 +70,7 @@ def _solve_artin_schreier(c: int) -> int:
 
 
 @functools.cache
-def cantor_basis(m: int = MAX_LOG) -> np.ndarray:
+def cantor_basis(m: int = MAX_LOG + ROW_LOG) -> np.ndarray:
     """v[0] = 1 and v[i]^2 + v[i] = v[i-1]: the first m elements of a Cantor basis of GF(2^64)."""
     vals = [1]
     for _ in range(1, m):
@@ -71,18 +80,11 @@ def cantor_basis(m: int = MAX_LOG) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _twiddles(v: np.ndarray, j: int, k0: int, count: int, out: np.ndarray) -> None:
-    """out[i] = gamma_j(k0 + i): the XOR of v[j-1-t] over the set bits t of k (level j >= 1)."""
-    for i in range(count):
-        k = k0 + i
-        g = np.uint64(0)
-        t = 0
-        while k:
-            if k & 1:
-                g ^= v[j - 1 - t]
-            k >>= 1
-            t += 1
-        out[i] = g
+def _log2(n: int) -> int:
+    m = 0
+    while (1 << (m + 1)) <= n:
+        m += 1
+    return m
 
 
 @numba.njit(cache=True)
@@ -108,24 +110,6 @@ def _xor_run(f: np.ndarray, dst: int, src: int, count: int) -> None:
     b = f[src : src + count]
     for i in range(count):
         a[i] ^= b[i]
-
-
-@numba.njit(cache=True)
-def _taylor_pass(f: np.ndarray, lo: int, hi: int, s: int) -> None:
-    # one step of the Taylor expansion at x^2 + x on every block of size s in [lo, hi):
-    # with quarters Q1..Q4: Q3 ^= Q4, then Q2 ^= Q3
-    q = s >> 2
-    for b in range(lo, hi, s):
-        _xor_run(f, b + 2 * q, b + 3 * q, q)
-        _xor_run(f, b + q, b + 2 * q, q)
-
-
-@numba.njit(cache=True)
-def _taylor_unpass(f: np.ndarray, lo: int, hi: int, s: int) -> None:
-    q = s >> 2
-    for b in range(lo, hi, s):
-        _xor_run(f, b + q, b + 2 * q, q)
-        _xor_run(f, b + 2 * q, b + 3 * q, q)
 
 
 @numba.njit(cache=True)
@@ -163,102 +147,6 @@ def _taylor_16(f: np.ndarray, lo: int, hi: int, inverse: bool) -> None:
 
 
 @numba.njit(cache=True)
-def _big_passes(f: np.ndarray, lo: int, size: int, inverse: bool) -> None:
-    """The Taylor passes of block sizes s > 2^CACHE_LOG on the block [lo, lo + size).
-
-    Such a pass moves data by s/4, a multiple of P = 2^CACHE_LOG / 2, so it never mixes
-    positions that differ mod P. The block is therefore worked on as a (size / P) x P matrix, a
-    few columns at a time gathered into a cache-sized buffer: two sweeps over memory instead of
-    one per pass."""
-    cb = 1 << CACHE_LOG
-    if size <= cb:
-        return
-    P = cb >> 1
-    rows = size // P
-    W = max(1, min(P, cb // rows))
-    buf = np.empty(rows * W, dtype=np.uint64)
-    n_pass = 0
-    s = size
-    while s > cb:
-        n_pass += 1
-        s >>= 1
-    for c0 in range(0, P, W):
-        for r in range(rows):
-            buf[r * W : (r + 1) * W] = f[lo + r * P + c0 : lo + r * P + c0 + W]
-        for k in range(n_pass):
-            s = (cb << 1) << k if inverse else size >> k
-            q = (s >> 2) // P  # quarter of a block, in rows
-            for b in range(0, rows, s // P):
-                if inverse:
-                    _xor_run(buf, (b + q) * W, (b + 2 * q) * W, q * W)
-                    _xor_run(buf, (b + 2 * q) * W, (b + 3 * q) * W, q * W)
-                else:
-                    _xor_run(buf, (b + 2 * q) * W, (b + 3 * q) * W, q * W)
-                    _xor_run(buf, (b + q) * W, (b + 2 * q) * W, q * W)
-        for r in range(rows):
-            f[lo + r * P + c0 : lo + r * P + c0 + W] = buf[r * W : (r + 1) * W]
-
-
-@numba.njit(cache=True)
-def _taylor(f: np.ndarray, lo: int, size: int) -> None:
-    """Taylor expansion at x^2 + x of the block [lo, lo+size), in place, result interleaved
-    (c_0, d_0, c_1, d_1, ...) meaning f = sum_i (c_i + d_i x)(x^2 + x)^i."""
-    cb = 1 << CACHE_LOG
-    _big_passes(f, lo, size, False)
-    s = min(size, cb)
-    for c in range(lo, lo + size, s):
-        t = s
-        while t >= 4 and (t > 16 or s < 16):
-            _taylor_pass(f, c, c + s, t)
-            t >>= 1
-        if s >= 16:
-            _taylor_16(f, c, c + s, False)
-
-
-@numba.njit(cache=True)
-def _untaylor(f: np.ndarray, lo: int, size: int) -> None:
-    cb = 1 << CACHE_LOG
-    s0 = min(size, cb)
-    for c in range(lo, lo + size, s0):
-        t = 4
-        if s0 >= 16:
-            _taylor_16(f, c, c + s0, True)
-            t = 32
-        while t <= s0:
-            _taylor_unpass(f, c, c + s0, t)
-            t <<= 1
-    _big_passes(f, lo, size, True)
-
-
-@numba.njit(cache=True)
-def _deinterleave(f: np.ndarray, lo: int, size: int, tmp: np.ndarray) -> None:
-    half = size >> 1
-    for i in range(half):
-        tmp[i] = f[lo + 2 * i + 1]
-        f[lo + i] = f[lo + 2 * i]
-    for i in range(half):
-        f[lo + half + i] = tmp[i]
-
-
-@numba.njit(cache=True)
-def _interleave(f: np.ndarray, lo: int, size: int, tmp: np.ndarray) -> None:
-    half = size >> 1
-    for i in range(half):
-        tmp[i] = f[lo + half + i]
-    for i in range(half - 1, -1, -1):
-        f[lo + 2 * i] = f[lo + i]
-        f[lo + 2 * i + 1] = tmp[i]
-
-
-@numba.njit(cache=True)
-def _log2(n: int) -> int:
-    m = 0
-    while (1 << (m + 1)) <= n:
-        m += 1
-    return m
-
-
-@numba.njit(cache=True)
 def _bitrev(k: int, bits: int) -> int:
     r = 0
     for _ in range(bits):
@@ -270,7 +158,7 @@ def _bitrev(k: int, bits: int) -> int:
 @numba.njit(cache=True)
 def _block_twiddles(v: np.ndarray, c: int) -> np.ndarray:
     """Twiddles of the in-block levels j = 1..c, level j at [2^(j-1) - 1, 2^j - 1):
-    entry p is gamma_j(bitrev_{j-1}(p)) (the block keeps its outputs in bit-reversed order)."""
+    entry p is gamma_j(bitrev_{j-1}(p)), the order in which the in-place layout visits pairs."""
     out = np.zeros(max(1, (1 << c) - 1), dtype=np.uint64)
     for j in range(1, c + 1):
         half = 1 << (j - 1)
@@ -281,10 +169,12 @@ def _block_twiddles(v: np.ndarray, c: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
-    # FFT of the 2^c block [lo, lo + 2^c) without moving data: at level j the 2^(c-j)
-    # sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR of
-    # contiguous runs and the outputs end up in bit-reversed order.
+def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray) -> None:
+    # FFT of the 2^c block [lo, lo + 2^c) on the coset sh[c] + V_c, in place: at level j the
+    # 2^(c-j) sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR
+    # of contiguous runs. Level j's sub-problems evaluate on sh[j] + V_j (sh[j] = S^(c-j)(sh[c]),
+    # zero for the plain subspace), so sh[j] is XORed into each of its twiddles. Output slot s
+    # holds the value at sh[c] + sum of v[i] over the set bits i of s.
     size = 1 << c
     for j in range(c, 0, -1):
         S = 1 << (c - j)
@@ -300,11 +190,15 @@ def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
     for j in range(1, c + 1):
         S = 1 << (c - j)
         half = 1 << (j - 1)
+        shj = sh[j]
         for p in range(half):
-            g = twr[half - 1 + p]
+            g = twr[half - 1 + p] ^ shj
             base = lo + 2 * S * p
             if g == 0:
                 _xor_run(f, base + S, base, S)
+            elif S >= 4:
+                for r in range(base, base + S, 4):
+                    bfly4(f, r, S, g, False)
             else:
                 for r in range(base, base + S):
                     w = f[r] ^ gf64_mul(g, f[r + S])
@@ -313,14 +207,19 @@ def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
-def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
+def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray) -> None:
     size = 1 << c
     for j in range(c, 0, -1):
         S = 1 << (c - j)
         half = 1 << (j - 1)
+        shj = sh[j]
         for p in range(half):
-            g = twr[half - 1 + p]
+            g = twr[half - 1 + p] ^ shj
             base = lo + 2 * S * p
+            if S >= 4:
+                for r in range(base, base + S, 4):
+                    bfly4(f, r, S, g, True)
+                continue
             for r in range(base, base + S):
                 vv = f[r + S] ^ f[r]
                 f[r + S] = vv
@@ -340,137 +239,266 @@ def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray) -> None:
             t <<= 1
 
 
-@numba.njit(cache=True, nogil=True)
-def _big_butterflies_block(f: np.ndarray, lo: int, j: int, v: np.ndarray, inverse: bool) -> None:
-    """Level-j butterflies (j > CACHE_LOG) on the block [lo, lo + 2^j). Position p of a half
-    holds natural index k = (p with its low CACHE_LOG bits reversed), since every cache block
-    keeps its outputs bit-reversed. gamma_j is linear in k: twiddles are a table over the low
-    bits XOR the value of the high bits, one cache block at a time."""
-    half = 1 << (j - 1)
-    cb = 1 << CACHE_LOG
-    natural = _twiddle_table(v, j, cb)
-    lowtab = np.empty(cb, dtype=np.uint64)
-    for p in range(cb):
-        lowtab[p] = natural[_bitrev(p, CACHE_LOG)]
-    hi_tw = np.empty(1, dtype=np.uint64)
-    for k0 in range(0, half, cb):
-        _twiddles(v, j, k0, 1, hi_tw)
-        h = hi_tw[0]
-        a = lo + k0
-        b = lo + half + k0
+@functools.cache
+def _twiddles(c: int) -> np.ndarray:
+    return _block_twiddles(cantor_basis(), c)
+
+
+@numba.njit(cache=True, parallel=True)
+def _xor_run_par(f: np.ndarray, dst: int, src: int, count: int) -> None:
+    pieces = 16
+    step = (count + pieces - 1) // pieces
+    for i in prange(pieces):
+        a = i * step
+        e = min(count, a + step)
+        if a < e:
+            _xor_run(f, dst + a, src + a, e - a)
+
+
+@numba.njit(cache=True, inline="always")
+def _taylor_t_step(f: np.ndarray, b: int, k: int, r: int, inverse: bool) -> None:
+    # one step of the Taylor expansion at x^t + x (t = 2^k) on the block [b, b + t 2^(r+1)):
+    # with f = f0 + x^(t h) (f1 + x^((t-1) h) f2), h = 2^r: f1 += f2, then f0 += x^h f1, leaving
+    # g0 (low half) and g1 (high half) with f = g0 + (x^t + x)^h g1 (Gao & Mateer, section 3)
+    h = 1 << r
+    th = h << k
+    if inverse:
+        _xor_run(f, b + h, b + th, th - h)
+        _xor_run(f, b + th, b + 2 * th - h, h)
+    else:
+        _xor_run(f, b + th, b + 2 * th - h, h)
+        _xor_run(f, b + h, b + th, th - h)
+
+
+@numba.njit(cache=True, parallel=True)
+def _taylor_blocks(f: np.ndarray, k: int, r_top: int, blk: int, inverse: bool) -> None:
+    # steps r = r_top .. 0 (or back) on each block of `blk` words; blocks run in parallel
+    for q in prange(f.size // blk):
+        lo = q * blk
         if inverse:
-            for k in range(cb):
-                vv = f[b + k] ^ f[a + k]
-                f[b + k] = vv
-                f[a + k] ^= gf64_mul(lowtab[k] ^ h, vv)
+            for r in range(0, r_top + 1):
+                for b in range(lo, lo + blk, 2 << (k + r)):
+                    _taylor_t_step(f, b, k, r, True)
         else:
-            for k in range(cb):
-                w = f[a + k] ^ gf64_mul(lowtab[k] ^ h, f[b + k])
-                f[b + k] ^= w
-                f[a + k] = w
+            for r in range(r_top, -1, -1):
+                for b in range(lo, lo + blk, 2 << (k + r)):
+                    _taylor_t_step(f, b, k, r, False)
 
 
-@numba.njit(cache=True, nogil=True)
-def fft_forward(f: np.ndarray, v: np.ndarray) -> None:
-    """In place: f (2^m coefficients, low degree first) -> its values at the 2^m points of the
-    subspace spanned by v[0..m-1] (v = Cantor basis, v[0] = 1), in a fixed order that
-    :func:`fft_inverse` undoes. Levels above the cache block deinterleave their halves (depth
-    first, so that sub-problems stay in cache); each cache block then runs in place."""
-    n = f.size
-    m = _log2(n)
-    c = min(m, CACHE_LOG)
-    twr = _block_twiddles(v, c)
-    tmp = np.empty(max(n >> 1, 1), dtype=np.uint64)
-    for t in range(1 << (m - c)):
-        for j in range(m, c, -1):  # pre-order: Taylor expansion and split of each big block
-            span = 1 << (j - c)
-            if t % span == 0:
-                _taylor(f, t << c, 1 << j)
-                _deinterleave(f, t << c, 1 << j, tmp)
-        _block_forward(f, t << c, c, twr)
-        for j in range(c + 1, m + 1):  # post-order: combine the two halves
-            span = 1 << (j - c)
-            if (t + 1) % span == 0:
-                _big_butterflies_block(f, (t + 1 - span) << c, j, v, False)
+def _taylor_big_step(f: np.ndarray, k: int, r: int, inverse: bool) -> None:
+    h = 1 << r
+    th = h << k
+    for b in range(0, f.size, 2 * th):
+        if inverse:
+            _xor_run_par(f, b + h, b + th, th - h)
+            _xor_run_par(f, b + th, b + 2 * th - h, h)
+        else:
+            _xor_run_par(f, b + th, b + 2 * th - h, h)
+            _xor_run_par(f, b + h, b + th, th - h)
 
 
-@numba.njit(cache=True, nogil=True)
-def fft_inverse(f: np.ndarray, v: np.ndarray) -> None:
+def _taylor_t(f: np.ndarray, k: int, inverse: bool) -> None:
+    """Taylor expansion at x^(2^k) + x of the whole array (f.size > 2^k), or its inverse:
+    afterwards f is the concatenation of the h_i (2^k words each), f = sum_i h_i (x^t + x)^i.
+    Steps on blocks larger than 2^TAYLOR_BLOCK_LOG words sweep memory with both cores on each run;
+    the smaller ones run block by block, blocks in parallel."""
+    m = _log2(f.size)
+    blk = min(f.size, max(1 << min(TAYLOR_BLOCK_LOG, m - 1), 2 << k))
+    r_small = _log2(blk) - k - 1
+    big = range(r_small + 1, m - k)
+    if inverse:
+        _taylor_blocks(f, k, r_small, blk, True)
+        for r in big:
+            _taylor_big_step(f, k, r, True)
+    else:
+        for r in reversed(big):
+            _taylor_big_step(f, k, r, False)
+        _taylor_blocks(f, k, r_small, blk, False)
+
+
+@numba.njit(cache=True, parallel=True)
+def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool) -> None:
+    """FFT (or inverse) of every column of f seen as rows of 2^k words, COL_GROUP columns at a
+    time gathered into a contiguous buffer."""
+    t = 1 << k
+    rows = f.size >> k
+    c = _log2(rows)
+    zero = np.zeros(c + 1, dtype=np.uint64)
+    width = min(COL_GROUP, t)
+    for grp in prange(t // width):
+        c0 = grp * width
+        buf = np.empty(width * rows, dtype=np.uint64)
+        for i in range(rows):
+            for w in range(width):
+                buf[w * rows + i] = f[i * t + c0 + w]
+        for w in range(width):
+            if inverse:
+                _block_inverse(buf, w * rows, c, twr, zero)
+            else:
+                _block_forward(buf, w * rows, c, twr, zero)
+        for i in range(rows):
+            for w in range(width):
+                f[i * t + c0 + w] = buf[w * rows + i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _rows(f: np.ndarray, k: int, v: np.ndarray, twr: np.ndarray, inverse: bool) -> None:
+    """In-cache FFT (or inverse) of every row R of 2^k words on its coset a_R + V_k."""
+    t = 1 << k
+    rows = f.size >> k
+    for R in prange(rows):
+        sh = np.zeros(k + 1, dtype=np.uint64)
+        for j in range(1, k + 1):  # S^(k-j)(a_R) = sum of v[i + j] over the bits i of R
+            s = np.uint64(0)
+            i = 0
+            while (R >> i) > 0:
+                if (R >> i) & 1:
+                    s ^= v[i + j]
+                i += 1
+            sh[j] = s
+        if inverse:
+            _block_inverse(f, R * t, k, twr, sh)
+        else:
+            _block_forward(f, R * t, k, twr, sh)
+
+
+def _radix_log(m: int, row_log: int) -> int:
+    return row_log if m > row_log else 0
+
+
+def fft_forward(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG) -> None:
+    """In place: f (2^m coefficients, low degree first) -> its values at the 2^m points of V_m
+    (slot s: the point sum of v[i] over the set bits i of s). ``row_log`` (a power of two) is the
+    radix step used above 2^row_log words; tests use small ones."""
+    v = cantor_basis() if v is None else v
+    m = _log2(f.size)
+    k = _radix_log(m, row_log)
+    if not k:
+        _block_forward(f, 0, m, _twiddles(m), np.zeros(m + 1, np.uint64))
+        return
+    if m - k > COL_MAX_LOG:
+        raise ValueError(f"transform of 2^{m} words is too large")
+    _taylor_t(f, k, False)
+    _columns(f, k, _twiddles(m - k), False)
+    _rows(f, k, v, _twiddles(k), False)
+
+
+def fft_inverse(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG) -> None:
     """Exact inverse of :func:`fft_forward` (interpolation), in place."""
-    n = f.size
-    m = _log2(n)
-    c = min(m, CACHE_LOG)
-    twr = _block_twiddles(v, c)
-    tmp = np.empty(max(n >> 1, 1), dtype=np.uint64)
-    for t in range(1 << (m - c)):
-        for j in range(m, c, -1):
-            span = 1 << (j - c)
-            if t % span == 0:
-                _big_butterflies_block(f, t << c, j, v, True)
-        _block_inverse(f, t << c, c, twr)
-        for j in range(c + 1, m + 1):
-            span = 1 << (j - c)
-            if (t + 1) % span == 0:
-                lo = (t + 1 - span) << c
-                _interleave(f, lo, 1 << j, tmp)
-                _untaylor(f, lo, 1 << j)
+    v = cantor_basis() if v is None else v
+    m = _log2(f.size)
+    k = _radix_log(m, row_log)
+    if not k:
+        _block_inverse(f, 0, m, _twiddles(m), np.zeros(m + 1, np.uint64))
+        return
+    if m - k > COL_MAX_LOG:
+        raise ValueError(f"transform of 2^{m} words is too large")
+    _rows(f, k, v, _twiddles(k), True)
+    _columns(f, k, _twiddles(m - k), True)
+    _taylor_t(f, k, True)
 
 
-@numba.njit(cache=True)
-def _pointwise(a: np.ndarray, b: np.ndarray) -> None:
-    for i in range(a.size):
-        a[i] = gf64_mul(a[i], b[i])
+_BITREV8 = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint64)
 
 
-@numba.njit(cache=True)
-def _fold_chunks(c: np.ndarray, out32: np.ndarray) -> None:
-    # coefficient k (< 2^63) sits at bit offset 32 k: XOR its halves into 32-bit words k, k+1
-    mask = np.uint64(0xFFFFFFFF)
-    for k in range(out32.size):
+@numba.njit(cache=True, parallel=True)
+def _load_chunks(packed: np.ndarray, n_bits: int, out: np.ndarray) -> None:
+    """out[i] = bits [32 i, 32 i + 32) of the packed string (bits >= n_bits read as 0), the rest
+    of out zero."""
+    n_chunks = (n_bits + 31) // 32
+    nbytes = packed.size
+    for i in prange(out.size):
         w = np.uint64(0)
-        if k < c.size:
-            w ^= c[k] & mask
-        if 0 < k <= c.size:
-            w ^= c[k - 1] >> np.uint64(32)
-        out32[k] = np.uint32(w)
+        if i < n_chunks:
+            for b in range(4):
+                p = 4 * i + b
+                if p < nbytes:
+                    w |= np.uint64(packed[p]) << np.uint64(8 * b)
+            top = n_bits - 32 * i
+            if top < 32:
+                w &= (np.uint64(1) << np.uint64(top)) - np.uint64(1)
+        out[i] = w
 
 
-def _chunks(packed: np.ndarray, n_chunks: int, size: int) -> np.ndarray:
-    """Packed little-endian bytes -> uint64 array of 32-bit chunks, zero-padded to `size`."""
-    buf = np.zeros(4 * n_chunks, dtype=np.uint8)
-    buf[: packed.size] = packed
-    out = np.zeros(size, dtype=np.uint64)
-    out[:n_chunks] = buf.view("<u4")
-    return out
+@numba.njit(cache=True, parallel=True)
+def _load_chunks_reversed(
+    packed: np.ndarray, n_bits: int, out: np.ndarray, rev8: np.ndarray
+) -> None:
+    """Like :func:`_load_chunks` for the bit-reversed string r'[i] = r[n_bits - 1 - i]."""
+    n_chunks = (n_bits + 31) // 32
+    nbytes = packed.size
+    for i in prange(out.size):
+        w = np.uint64(0)
+        if i < n_chunks:
+            lo = n_bits - 32 * (i + 1)  # chunk i of r' is r[lo .. lo + 31] reversed
+            first = lo >> 3 if lo >= 0 else 0
+            win = np.uint64(0)
+            for b in range(5):
+                p = first + b
+                if p < nbytes:
+                    win |= np.uint64(packed[p]) << np.uint64(8 * b)
+            if lo >= 0:
+                win >>= np.uint64(lo & 7)
+            else:
+                win <<= np.uint64(-lo)  # positions below bit 0 of r read as 0
+            win &= np.uint64(0xFFFFFFFF)
+            for b in range(4):
+                w |= rev8[(win >> np.uint64(8 * b)) & np.uint64(0xFF)] << np.uint64(24 - 8 * b)
+        out[i] = w
 
 
-def _inverse_two_threads(f: np.ndarray, v: np.ndarray) -> None:
-    """fft_inverse with its two half-size sub-problems on two threads: after the top level's
-    butterflies each half is an independent inverse transform of size 2^(m-1) (the twiddles of a
-    level do not depend on m), then the top level's interleave and Taylor steps finish it."""
-    n = f.size
-    half = n >> 1
-    _big_butterflies_block(f, 0, _log2(n), v, True)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for job in [pool.submit(fft_inverse, f[:half], v), pool.submit(fft_inverse, f[half:], v)]:
-            job.result()
-    _finish_inverse_top(f)
+@numba.njit(cache=True, parallel=True)
+def _pointwise(a: np.ndarray, b: np.ndarray) -> None:
+    if a.size < 4:
+        for i in range(a.size):
+            a[i] = gf64_mul(a[i], b[i])
+        return
+    for i in prange(a.size // 4):
+        mul4(a, b, 4 * i)
 
 
-@numba.njit(cache=True, nogil=True)
-def _finish_inverse_top(f: np.ndarray) -> None:
-    tmp = np.empty(f.size >> 1, dtype=np.uint64)
-    _interleave(f, 0, f.size, tmp)
-    _untaylor(f, 0, f.size)
+@numba.njit(cache=True, inline="always")
+def _word32(c: np.ndarray, q: int) -> np.uint64:
+    # 32-bit word q of the product: coefficient k (< 2^63) sits at bit offset 32 k
+    w = np.uint64(0)
+    if q < c.size:
+        w ^= c[q] & np.uint64(0xFFFFFFFF)
+    if 0 < q <= c.size:
+        w ^= c[q - 1] >> np.uint64(32)
+    return w
 
 
-def gf2x_mul(
-    a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int, *, threads: int = 2
+@numba.njit(cache=True, parallel=True)
+def _fold_slice(c: np.ndarray, start: int, out32: np.ndarray) -> None:
+    """out32[i] = bits [start + 32 i, start + 32 i + 32) of the product with coefficients c."""
+    q0 = start >> 5
+    s = np.uint64(start & 31)
+    for i in prange(out32.size):
+        lo = _word32(c, q0 + i)
+        hi = _word32(c, q0 + i + 1)
+        out32[i] = np.uint32(((lo >> s) | (hi << (np.uint64(32) - s))) & np.uint64(0xFFFFFFFF))
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int):
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def _product_slice(
+    a: np.ndarray,
+    a_bits: int,
+    b: np.ndarray,
+    b_bits: int,
+    b_reversed: bool,
+    start: int,
+    count: int,
+    threads: int,
 ) -> np.ndarray:
-    """Product of two GF(2)[x] polynomials given as packed little-endian bits (bit i = coefficient
-    of x^i). Returns the product packed the same way, (a_bits + b_bits - 1 + 7) // 8 bytes.
-    With ``threads=2`` the two forward transforms run concurrently (the kernels release the
-    GIL); the result does not depend on it."""
     if a_bits <= 0 or b_bits <= 0:
         raise ValueError("gf2x_mul needs two non-empty polynomials")
     na = (a_bits + 31) // 32
@@ -478,23 +506,49 @@ def gf2x_mul(
     m = max(1, (na + nb - 1 - 1).bit_length())  # 2^m >= na + nb - 1 chunk coefficients
     if m > MAX_LOG:
         raise ValueError(f"product of {a_bits} x {b_bits} bits is too large")
-    v = cantor_basis()
-    fa = _chunks(np.asarray(a, dtype=np.uint8), na, 1 << m)
-    fb = _chunks(np.asarray(b, dtype=np.uint8), nb, 1 << m)
-    if threads > 1 and m > CACHE_LOG:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for job in [pool.submit(fft_forward, fa, v), pool.submit(fft_forward, fb, v)]:
-                job.result()
-    else:
-        fft_forward(fa, v)
-        fft_forward(fb, v)
-    _pointwise(fa, fb)
-    del fb
-    if threads > 1 and m > CACHE_LOG:
-        _inverse_two_threads(fa, v)
-    else:
-        fft_inverse(fa, v)
-    out32 = np.zeros(na + nb, dtype=np.uint32)
-    _fold_chunks(fa[: na + nb - 1], out32)
-    n_out = a_bits + b_bits - 1
-    return out32.view(np.uint8)[: (n_out + 7) // 8].copy()
+    with _numba_threads(threads):
+        fa = np.empty(1 << m, dtype=np.uint64)
+        _load_chunks(np.ascontiguousarray(a, dtype=np.uint8), a_bits, fa)
+        fft_forward(fa)
+        fb = np.empty(1 << m, dtype=np.uint64)
+        bb = np.ascontiguousarray(b, dtype=np.uint8)
+        if b_reversed:
+            _load_chunks_reversed(bb, b_bits, fb, _BITREV8)
+        else:
+            _load_chunks(bb, b_bits, fb)
+        fft_forward(fb)
+        _pointwise(fa, fb)
+        del fb
+        fft_inverse(fa)
+        out32 = np.empty((count + 31) // 32, dtype=np.uint32)
+        _fold_slice(fa, start, out32)
+    out = out32.view(np.uint8)[: (count + 7) // 8].copy()
+    if count % 8:
+        out[-1] &= (1 << (count % 8)) - 1
+    return out
+
+
+def gf2x_mul(
+    a: np.ndarray, a_bits: int, b: np.ndarray, b_bits: int, *, threads: int = 2
+) -> np.ndarray:
+    """Product of two GF(2)[x] polynomials given as packed little-endian bits (bit i = coefficient
+    of x^i; bits >= a_bits / b_bits are ignored). Returns the product packed the same way,
+    (a_bits + b_bits - 1 + 7) // 8 bytes. ``threads`` (numba threads) only changes the speed."""
+    return _product_slice(a, a_bits, b, b_bits, False, 0, a_bits + b_bits - 1, threads)
+
+
+def reversed_product_slice(
+    a: np.ndarray,
+    a_bits: int,
+    b: np.ndarray,
+    b_bits: int,
+    start: int,
+    count: int,
+    *,
+    threads: int = 2,
+) -> np.ndarray:
+    """Bits [start, start + count) of a * reverse(b), where reverse(b) is b's b_bits bits in
+    reverse order; packed little-endian, (count + 7) // 8 bytes."""
+    if start < 0 or count < 1 or start + count > a_bits + b_bits - 1:
+        raise ValueError(f"slice [{start}, {start + count}) outside the product")
+    return _product_slice(a, a_bits, b, b_bits, True, start, count, threads)

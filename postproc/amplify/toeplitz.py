@@ -32,7 +32,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from postproc.amplify.additive_fft import gf2x_mul
+from postproc.amplify.additive_fft import reversed_product_slice
 from postproc.errors import ConfigError
 
 _BYTE_REVERSE = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint8)
@@ -121,13 +121,12 @@ def toeplitz_hash(
 ) -> np.ndarray:
     """y = T x (module convention) for a packed key of ``n_bits`` and a packed seed of
     n + l - 1 bits; returns y packed, ceil(l / 8) bytes. Exact for every size. ``threads``
-    (1 or 2) only changes the speed."""
+    (numba threads for the transforms) only changes the speed."""
     _check_sizes(n_bits, out_bits)
     x = _as_packed(key, n_bits, "key")
     n_seed = n_bits + out_bits - 1
     r = _as_packed(seed, n_seed, "seed")
-    product = gf2x_mul(x, n_bits, reverse_bits(r, n_seed), n_seed, threads=threads)
-    return bit_slice(product, n_bits - 1, out_bits)
+    return reversed_product_slice(x, n_bits, r, n_seed, n_bits - 1, out_bits, threads=threads)
 
 
 def privacy_amplify(
