@@ -14,6 +14,8 @@ from postproc.amplify import (
 )
 from postproc.amplify.additive_fft import (
     ROW_LOG,
+    _block_forward,
+    _twiddles,
     cantor_basis,
     fft_forward,
     fft_inverse,
@@ -195,13 +197,15 @@ def test_fft_evaluates_at_subspace_points_in_slot_order(m, row_log):
     assert (vals == f).all()
 
 
-@pytest.mark.parametrize("m,row_log", [(10, 2), (11, 4), (12, 8), (ROW_LOG + 2, ROW_LOG)])
-def test_radix_step_equals_radix_2(m, row_log):
-    # the radix-2^k path (Taylor at x^t + x, column FFTs, coset row FFTs) == the plain in-cache
-    # radix-2 transform, and the inverse undoes it
+@pytest.mark.parametrize(
+    "m,row_log", [(9, 16), (10, 2), (11, 4), (12, 8), (13, 16), (ROW_LOG + 2, ROW_LOG)]
+)
+def test_radix_steps_equal_radix_2(m, row_log):
+    # the radix-2^k paths (Taylor at x^t + x, column FFTs side by side, coset row FFTs; above
+    # and inside a row) == the plain radix-2 transform, and the inverse undoes them
     f = np.random.default_rng(m).integers(0, 2**64 - 1, 1 << m, dtype=np.uint64, endpoint=True)
     plain = f.copy()
-    fft_forward(plain, row_log=m)  # row_log >= m: one in-cache block
+    _block_forward(plain, 0, m, _twiddles(m), np.zeros(m + 1, np.uint64), 1)
     g = f.copy()
     fft_forward(g, row_log=row_log)
     assert (g == plain).all()

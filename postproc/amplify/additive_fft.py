@@ -169,71 +169,80 @@ def _block_twiddles(v: np.ndarray, c: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _block_forward(f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray) -> None:
-    # FFT of the 2^c block [lo, lo + 2^c) on the coset sh[c] + V_c, in place: at level j the
-    # 2^(c-j) sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR
-    # of contiguous runs. Level j's sub-problems evaluate on sh[j] + V_j (sh[j] = S^(c-j)(sh[c]),
+def _block_forward(
+    f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray, lanes: int = 1
+) -> None:
+    # FFT of the 2^c block at lo on the coset sh[c] + V_c, in place: at level j the 2^(c-j)
+    # sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR of
+    # contiguous runs. Level j's sub-problems evaluate on sh[j] + V_j (sh[j] = S^(c-j)(sh[c]),
     # zero for the plain subspace), so sh[j] is XORed into each of its twiddles. Output slot s
-    # holds the value at sh[c] + sum of v[i] over the set bits i of s.
-    size = 1 << c
+    # holds the value at sh[c] + sum of v[i] over the set bits i of s. With lanes L > 1, every
+    # coefficient is L consecutive words: L independent transforms (same points) side by side,
+    # so even the last levels run 4 lanes per vector instruction.
+    L = lanes
+    size = (1 << c) * L
     for j in range(c, 0, -1):
         S = 1 << (c - j)
         t = 1 << j
-        while t >= 4 and (S > 1 or t > 16 or c < 4):
-            qS = (t >> 2) * S
-            for b in range(lo, lo + size, t * S):
+        small = L == 1 and S == 1 and c >= 4
+        while t >= 4 and (t > 16 or not small):
+            qS = (t >> 2) * S * L
+            for b in range(lo, lo + size, 4 * qS):
                 _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
                 _xor_run(f, b + qS, b + 2 * qS, qS)
             t >>= 1
-        if S == 1 and c >= 4:
+        if small:
             _taylor_16(f, lo, lo + size, False)
     for j in range(1, c + 1):
-        S = 1 << (c - j)
+        SL = (1 << (c - j)) * L
         half = 1 << (j - 1)
         shj = sh[j]
         for p in range(half):
             g = twr[half - 1 + p] ^ shj
-            base = lo + 2 * S * p
+            base = lo + 2 * SL * p
             if g == 0:
-                _xor_run(f, base + S, base, S)
-            elif S >= 4:
-                for r in range(base, base + S, 4):
-                    bfly4(f, r, S, g, False)
+                _xor_run(f, base + SL, base, SL)
+            elif SL >= 4:
+                for r in range(base, base + SL, 4):
+                    bfly4(f, r, SL, g, False)
             else:
-                for r in range(base, base + S):
-                    w = f[r] ^ gf64_mul(g, f[r + S])
-                    f[r + S] ^= w
+                for r in range(base, base + SL):
+                    w = f[r] ^ gf64_mul(g, f[r + SL])
+                    f[r + SL] ^= w
                     f[r] = w
 
 
 @numba.njit(cache=True)
-def _block_inverse(f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray) -> None:
-    size = 1 << c
+def _block_inverse(
+    f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray, lanes: int = 1
+) -> None:
+    L = lanes
+    size = (1 << c) * L
     for j in range(c, 0, -1):
-        S = 1 << (c - j)
+        SL = (1 << (c - j)) * L
         half = 1 << (j - 1)
         shj = sh[j]
         for p in range(half):
             g = twr[half - 1 + p] ^ shj
-            base = lo + 2 * S * p
-            if S >= 4:
-                for r in range(base, base + S, 4):
-                    bfly4(f, r, S, g, True)
+            base = lo + 2 * SL * p
+            if SL >= 4:
+                for r in range(base, base + SL, 4):
+                    bfly4(f, r, SL, g, True)
                 continue
-            for r in range(base, base + S):
-                vv = f[r + S] ^ f[r]
-                f[r + S] = vv
+            for r in range(base, base + SL):
+                vv = f[r + SL] ^ f[r]
+                f[r + SL] = vv
                 if g != 0:
                     f[r] ^= gf64_mul(g, vv)
     for j in range(1, c + 1):
         S = 1 << (c - j)
         t = 4
-        if S == 1 and c >= 4:
+        if L == 1 and S == 1 and c >= 4:
             _taylor_16(f, lo, lo + size, True)
             t = 32
         while t <= (1 << j):
-            qS = (t >> 2) * S
-            for b in range(lo, lo + size, t * S):
+            qS = (t >> 2) * S * L
+            for b in range(lo, lo + size, 4 * qS):
                 _xor_run(f, b + qS, b + 2 * qS, qS)
                 _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
             t <<= 1
@@ -318,48 +327,123 @@ def _taylor_t(f: np.ndarray, k: int, inverse: bool) -> None:
 
 @numba.njit(cache=True, parallel=True)
 def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool) -> None:
-    """FFT (or inverse) of every column of f seen as rows of 2^k words, COL_GROUP columns at a
-    time gathered into a contiguous buffer."""
+    """FFT (or inverse) of every column of f seen as rows of 2^k words. COL_GROUP neighbouring
+    columns are copied out together (one cache line per row) and transformed side by side."""
     t = 1 << k
     rows = f.size >> k
     c = _log2(rows)
-    zero = np.zeros(c + 1, dtype=np.uint64)
     width = min(COL_GROUP, t)
+    zero = np.zeros(c + 1, dtype=np.uint64)
     for grp in prange(t // width):
         c0 = grp * width
         buf = np.empty(width * rows, dtype=np.uint64)
         for i in range(rows):
-            for w in range(width):
-                buf[w * rows + i] = f[i * t + c0 + w]
-        for w in range(width):
-            if inverse:
-                _block_inverse(buf, w * rows, c, twr, zero)
-            else:
-                _block_forward(buf, w * rows, c, twr, zero)
+            buf[i * width : (i + 1) * width] = f[i * t + c0 : i * t + c0 + width]
+        if inverse:
+            _block_inverse(buf, 0, c, twr, zero, width)
+        else:
+            _block_forward(buf, 0, c, twr, zero, width)
         for i in range(rows):
-            for w in range(width):
-                f[i * t + c0 + w] = buf[w * rows + i]
+            f[i * t + c0 : i * t + c0 + width] = buf[i * width : (i + 1) * width]
+
+
+@numba.njit(cache=True)
+def _shifts(v: np.ndarray, q: int, c: int, out: np.ndarray) -> None:
+    """out[j] = sum of v[i + j] over the set bits i of q (j = 1..c): the coset offsets of the
+    levels of the block with index q (its points are a_q + V_c, S^c(a_q) = that of q)."""
+    for j in range(1, c + 1):
+        s = np.uint64(0)
+        i = 0
+        while (q >> i) > 0:
+            if (q >> i) & 1:
+                s ^= v[i + j]
+            i += 1
+        out[j] = s
+
+
+@numba.njit(cache=True)
+def _split(k: int) -> int:
+    """Sub-row size (log) of the in-cache radix step of a 2^k block: the largest power of two
+    <= k / 2 (a power of two, so that S^k2(x) = x^(2^k2) + x), or 0 below 2^8 words."""
+    if k < 8:
+        return 0
+    k2 = 1
+    while 2 * k2 <= k // 2:
+        k2 *= 2
+    return k2
+
+
+@numba.njit(cache=True)
+def _row(
+    f: np.ndarray,
+    lo: int,
+    k: int,
+    q: int,
+    v: np.ndarray,
+    twr: np.ndarray,
+    twc: np.ndarray,
+    inverse: bool,
+) -> None:
+    """FFT (or inverse) of the 2^k words at lo on the coset of block index q. Blocks of >= 2^8
+    words take one more radix step in cache: Taylor at x^(2^k2) + x, the 2^k2 columns (2^(k-k2)
+    long, twiddles twc) side by side in lanes, then the sub-rows of 2^k2 words (twiddles twr);
+    for 2^16 words that halves the Taylor passes and vectorises the columns' last levels."""
+    sh = np.zeros(k + 1, dtype=np.uint64)
+    _shifts(v, q, k, sh)
+    k2 = _split(k)
+    if k2 == 0:
+        if inverse:
+            _block_inverse(f, lo, k, twr, sh, 1)
+        else:
+            _block_forward(f, lo, k, twr, sh, 1)
+        return
+    kc = k - k2
+    n_rows = 1 << kc
+    n_cols = 1 << k2
+    sub = np.zeros(k2 + 1, dtype=np.uint64)
+    buf = np.empty(COL_GROUP * n_rows, dtype=np.uint64)
+    if not inverse:
+        for r in range(kc - 1, -1, -1):
+            for b in range(lo, lo + (1 << k), 2 << (k2 + r)):
+                _taylor_t_step(f, b, k2, r, False)
+    for phase in range(2):
+        if (phase == 0) != inverse:  # columns first forward, last inverse
+            for c0 in range(0, n_cols, COL_GROUP):
+                for i in range(n_rows):
+                    at = lo + i * n_cols + c0
+                    buf[i * COL_GROUP : (i + 1) * COL_GROUP] = f[at : at + COL_GROUP]
+                if inverse:
+                    _block_inverse(buf, 0, kc, twc, sh, COL_GROUP)
+                else:
+                    _block_forward(buf, 0, kc, twc, sh, COL_GROUP)
+                for i in range(n_rows):
+                    at = lo + i * n_cols + c0
+                    f[at : at + COL_GROUP] = buf[i * COL_GROUP : (i + 1) * COL_GROUP]
+        else:
+            for r2 in range(n_rows):
+                _shifts(v, (q << kc) + r2, k2, sub)
+                if inverse:
+                    _block_inverse(f, lo + r2 * n_cols, k2, twr, sub, 1)
+                else:
+                    _block_forward(f, lo + r2 * n_cols, k2, twr, sub, 1)
+    if inverse:
+        for r in range(kc):
+            for b in range(lo, lo + (1 << k), 2 << (k2 + r)):
+                _taylor_t_step(f, b, k2, r, True)
 
 
 @numba.njit(cache=True, parallel=True)
-def _rows(f: np.ndarray, k: int, v: np.ndarray, twr: np.ndarray, inverse: bool) -> None:
-    """In-cache FFT (or inverse) of every row R of 2^k words on its coset a_R + V_k."""
-    t = 1 << k
-    rows = f.size >> k
-    for R in prange(rows):
-        sh = np.zeros(k + 1, dtype=np.uint64)
-        for j in range(1, k + 1):  # S^(k-j)(a_R) = sum of v[i + j] over the bits i of R
-            s = np.uint64(0)
-            i = 0
-            while (R >> i) > 0:
-                if (R >> i) & 1:
-                    s ^= v[i + j]
-                i += 1
-            sh[j] = s
-        if inverse:
-            _block_inverse(f, R * t, k, twr, sh)
-        else:
-            _block_forward(f, R * t, k, twr, sh)
+def _rows(
+    f: np.ndarray, k: int, v: np.ndarray, twr: np.ndarray, twc: np.ndarray, inverse: bool
+) -> None:
+    """FFT (or inverse) of every row R of 2^k words on its coset a_R + V_k."""
+    for R in prange(f.size >> k):
+        _row(f, R << k, k, R, v, twr, twc, inverse)
+
+
+def _row_twiddles(k: int) -> tuple[np.ndarray, np.ndarray]:
+    k2 = _split(k)
+    return (_twiddles(k2), _twiddles(k - k2)) if k2 else (_twiddles(k), _twiddles(1))
 
 
 def _radix_log(m: int, row_log: int) -> int:
@@ -374,13 +458,13 @@ def fft_forward(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = RO
     m = _log2(f.size)
     k = _radix_log(m, row_log)
     if not k:
-        _block_forward(f, 0, m, _twiddles(m), np.zeros(m + 1, np.uint64))
+        _row(f, 0, m, 0, v, *_row_twiddles(m), False)
         return
     if m - k > COL_MAX_LOG:
         raise ValueError(f"transform of 2^{m} words is too large")
     _taylor_t(f, k, False)
     _columns(f, k, _twiddles(m - k), False)
-    _rows(f, k, v, _twiddles(k), False)
+    _rows(f, k, v, *_row_twiddles(k), False)
 
 
 def fft_inverse(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG) -> None:
@@ -389,11 +473,11 @@ def fft_inverse(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = RO
     m = _log2(f.size)
     k = _radix_log(m, row_log)
     if not k:
-        _block_inverse(f, 0, m, _twiddles(m), np.zeros(m + 1, np.uint64))
+        _row(f, 0, m, 0, v, *_row_twiddles(m), True)
         return
     if m - k > COL_MAX_LOG:
         raise ValueError(f"transform of 2^{m} words is too large")
-    _rows(f, k, v, _twiddles(k), True)
+    _rows(f, k, v, *_row_twiddles(k), True)
     _columns(f, k, _twiddles(m - k), True)
     _taylor_t(f, k, True)
 
