@@ -22,7 +22,7 @@ sum of v_i over the set bits i of s.
   coefficients of a polynomial of degree < t that an in-cache FFT evaluates on the coset
   a_R + V_k, a_R = sum of v_(i+k) over the bits i of R (the coset shows up as an offset XORed into
   every twiddle). Three passes over memory per transform, each on cache-sized pieces that both
-  cores process in parallel (numba prange).
+  cores process in parallel (nogil kernels on a thread pool).
 
 The inverse runs every step backwards. Product = inverse(forward(A) * forward(B)) since
 deg(AB) < 2^m.
@@ -30,12 +30,13 @@ deg(AB) < 2^m.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import prange
 
 from postproc.amplify.clmul import GF64_POLY, bfly4, gf64_mul, gf64_mul_int, mul4
 
@@ -253,11 +254,38 @@ def _twiddles(c: int) -> np.ndarray:
     return _block_twiddles(cantor_basis(), c)
 
 
-@numba.njit(cache=True, parallel=True)
-def _xor_run_par(f: np.ndarray, dst: int, src: int, count: int) -> None:
-    pieces = 16
-    step = (count + pieces - 1) // pieces
-    for i in prange(pieces):
+_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pa-fft")
+
+
+def _parallel(kernel, n: int, threads: int, *args) -> None:
+    """kernel(*args, lo, hi) over [0, n) on `threads` threads (the caller and threads - 1 pool
+    workers; the kernels release the GIL). The range is cut into 4 pieces per thread handed out
+    as threads come free, so a thread the OS pauses on a shared machine stalls little; waiting
+    threads sleep (no spinning)."""
+    threads = max(1, min(int(threads), n, _WORKERS + 1))
+    if threads == 1:
+        kernel(*args, 0, n)
+        return
+    pieces = min(n, 4 * threads)
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    ticket = itertools.count()  # next() is atomic under the GIL
+
+    def work() -> None:
+        while (i := next(ticket)) < pieces:
+            kernel(*args, bounds[i], bounds[i + 1])
+
+    jobs = [_POOL.submit(work) for _ in range(threads - 1)]
+    work()
+    for job in jobs:
+        job.result()
+
+
+@numba.njit(cache=True, nogil=True)
+def _xor_run_part(f: np.ndarray, dst: int, src: int, count: int, lo: int, hi: int) -> None:
+    # pieces [lo, hi) of 16 of the run f[dst:dst+count] ^= f[src:src+count]
+    step = (count + 15) // 16
+    for i in range(lo, hi):
         a = i * step
         e = min(count, a + step)
         if a < e:
@@ -279,10 +307,12 @@ def _taylor_t_step(f: np.ndarray, b: int, k: int, r: int, inverse: bool) -> None
         _xor_run(f, b + h, b + th, th - h)
 
 
-@numba.njit(cache=True, parallel=True)
-def _taylor_blocks(f: np.ndarray, k: int, r_top: int, blk: int, inverse: bool) -> None:
-    # steps r = r_top .. 0 (or back) on each block of `blk` words; blocks run in parallel
-    for q in prange(f.size // blk):
+@numba.njit(cache=True, nogil=True)
+def _taylor_blocks(
+    f: np.ndarray, k: int, r_top: int, blk: int, inverse: bool, q0: int, q1: int
+) -> None:
+    # steps r = r_top .. 0 (or back) on the blocks q0 <= q < q1 of `blk` words
+    for q in range(q0, q1):
         lo = q * blk
         if inverse:
             for r in range(0, r_top + 1):
@@ -294,19 +324,16 @@ def _taylor_blocks(f: np.ndarray, k: int, r_top: int, blk: int, inverse: bool) -
                     _taylor_t_step(f, b, k, r, False)
 
 
-def _taylor_big_step(f: np.ndarray, k: int, r: int, inverse: bool) -> None:
+def _taylor_big_step(f: np.ndarray, k: int, r: int, inverse: bool, threads: int) -> None:
     h = 1 << r
     th = h << k
     for b in range(0, f.size, 2 * th):
-        if inverse:
-            _xor_run_par(f, b + h, b + th, th - h)
-            _xor_run_par(f, b + th, b + 2 * th - h, h)
-        else:
-            _xor_run_par(f, b + th, b + 2 * th - h, h)
-            _xor_run_par(f, b + h, b + th, th - h)
+        runs = [(b + th, b + 2 * th - h, h), (b + h, b + th, th - h)]
+        for dst, src, count in runs[::-1] if inverse else runs:
+            _parallel(_xor_run_part, 16, threads, f, dst, src, count)
 
 
-def _taylor_t(f: np.ndarray, k: int, inverse: bool) -> None:
+def _taylor_t(f: np.ndarray, k: int, inverse: bool, threads: int = 1) -> None:
     """Taylor expansion at x^(2^k) + x of the whole array (f.size > 2^k), or its inverse:
     afterwards f is the concatenation of the h_i (2^k words each), f = sum_i h_i (x^t + x)^i.
     Steps on blocks larger than 2^TAYLOR_BLOCK_LOG words sweep memory with both cores on each run;
@@ -315,18 +342,19 @@ def _taylor_t(f: np.ndarray, k: int, inverse: bool) -> None:
     blk = min(f.size, max(1 << min(TAYLOR_BLOCK_LOG, m - 1), 2 << k))
     r_small = _log2(blk) - k - 1
     big = range(r_small + 1, m - k)
+    n_blk = f.size // blk
     if inverse:
-        _taylor_blocks(f, k, r_small, blk, True)
+        _parallel(_taylor_blocks, n_blk, threads, f, k, r_small, blk, True)
         for r in big:
-            _taylor_big_step(f, k, r, True)
+            _taylor_big_step(f, k, r, True, threads)
     else:
         for r in reversed(big):
-            _taylor_big_step(f, k, r, False)
-        _taylor_blocks(f, k, r_small, blk, False)
+            _taylor_big_step(f, k, r, False, threads)
+        _parallel(_taylor_blocks, n_blk, threads, f, k, r_small, blk, False)
 
 
-@numba.njit(cache=True, parallel=True)
-def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool) -> None:
+@numba.njit(cache=True, nogil=True)
+def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool, g0: int, g1: int) -> None:
     """FFT (or inverse) of every column of f seen as rows of 2^k words. COL_GROUP neighbouring
     columns are copied out together (one cache line per row) and transformed side by side."""
     t = 1 << k
@@ -334,7 +362,7 @@ def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool) -> None:
     c = _log2(rows)
     width = min(COL_GROUP, t)
     zero = np.zeros(c + 1, dtype=np.uint64)
-    for grp in prange(t // width):
+    for grp in range(g0, g1):
         c0 = grp * width
         buf = np.empty(width * rows, dtype=np.uint64)
         for i in range(rows):
@@ -432,12 +460,19 @@ def _row(
                 _taylor_t_step(f, b, k2, r, True)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _rows(
-    f: np.ndarray, k: int, v: np.ndarray, twr: np.ndarray, twc: np.ndarray, inverse: bool
+    f: np.ndarray,
+    k: int,
+    v: np.ndarray,
+    twr: np.ndarray,
+    twc: np.ndarray,
+    inverse: bool,
+    r0: int,
+    r1: int,
 ) -> None:
-    """FFT (or inverse) of every row R of 2^k words on its coset a_R + V_k."""
-    for R in prange(f.size >> k):
+    """FFT (or inverse) of the rows r0 <= R < r1 of 2^k words, each on its coset a_R + V_k."""
+    for R in range(r0, r1):
         _row(f, R << k, k, R, v, twr, twc, inverse)
 
 
@@ -450,7 +485,9 @@ def _radix_log(m: int, row_log: int) -> int:
     return row_log if m > row_log else 0
 
 
-def fft_forward(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG) -> None:
+def fft_forward(
+    f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG, threads: int = 1
+) -> None:
     """In place: f (2^m coefficients, low degree first) -> its values at the 2^m points of V_m
     (slot s: the point sum of v[i] over the set bits i of s). ``row_log`` (a power of two) is the
     radix step used above 2^row_log words; tests use small ones."""
@@ -462,12 +499,15 @@ def fft_forward(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = RO
         return
     if m - k > COL_MAX_LOG:
         raise ValueError(f"transform of 2^{m} words is too large")
-    _taylor_t(f, k, False)
-    _columns(f, k, _twiddles(m - k), False)
-    _rows(f, k, v, *_row_twiddles(k), False)
+    width = min(COL_GROUP, 1 << k)
+    _taylor_t(f, k, False, threads)
+    _parallel(_columns, (1 << k) // width, threads, f, k, _twiddles(m - k), False)
+    _parallel(_rows, f.size >> k, threads, f, k, v, *_row_twiddles(k), False)
 
 
-def fft_inverse(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG) -> None:
+def fft_inverse(
+    f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG, threads: int = 1
+) -> None:
     """Exact inverse of :func:`fft_forward` (interpolation), in place."""
     v = cantor_basis() if v is None else v
     m = _log2(f.size)
@@ -477,21 +517,22 @@ def fft_inverse(f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = RO
         return
     if m - k > COL_MAX_LOG:
         raise ValueError(f"transform of 2^{m} words is too large")
-    _rows(f, k, v, *_row_twiddles(k), True)
-    _columns(f, k, _twiddles(m - k), True)
-    _taylor_t(f, k, True)
+    width = min(COL_GROUP, 1 << k)
+    _parallel(_rows, f.size >> k, threads, f, k, v, *_row_twiddles(k), True)
+    _parallel(_columns, (1 << k) // width, threads, f, k, _twiddles(m - k), True)
+    _taylor_t(f, k, True, threads)
 
 
 _BITREV8 = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint64)
 
 
-@numba.njit(cache=True, parallel=True)
-def _load_chunks(packed: np.ndarray, n_bits: int, out: np.ndarray) -> None:
-    """out[i] = bits [32 i, 32 i + 32) of the packed string (bits >= n_bits read as 0), the rest
-    of out zero."""
+@numba.njit(cache=True, nogil=True)
+def _load_chunks(packed: np.ndarray, n_bits: int, out: np.ndarray, i0: int, i1: int) -> None:
+    """out[i] = bits [32 i, 32 i + 32) of the packed string (bits >= n_bits read as 0) for
+    i0 <= i < i1."""
     n_chunks = (n_bits + 31) // 32
     nbytes = packed.size
-    for i in prange(out.size):
+    for i in range(i0, i1):
         w = np.uint64(0)
         if i < n_chunks:
             for b in range(4):
@@ -504,14 +545,14 @@ def _load_chunks(packed: np.ndarray, n_bits: int, out: np.ndarray) -> None:
         out[i] = w
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def _load_chunks_reversed(
-    packed: np.ndarray, n_bits: int, out: np.ndarray, rev8: np.ndarray
+    packed: np.ndarray, n_bits: int, out: np.ndarray, rev8: np.ndarray, i0: int, i1: int
 ) -> None:
     """Like :func:`_load_chunks` for the bit-reversed string r'[i] = r[n_bits - 1 - i]."""
     n_chunks = (n_bits + 31) // 32
     nbytes = packed.size
-    for i in prange(out.size):
+    for i in range(i0, i1):
         w = np.uint64(0)
         if i < n_chunks:
             lo = n_bits - 32 * (i + 1)  # chunk i of r' is r[lo .. lo + 31] reversed
@@ -531,14 +572,15 @@ def _load_chunks_reversed(
         out[i] = w
 
 
-@numba.njit(cache=True, parallel=True)
-def _pointwise(a: np.ndarray, b: np.ndarray) -> None:
+@numba.njit(cache=True, nogil=True)
+def _pointwise(a: np.ndarray, b: np.ndarray, q0: int, q1: int) -> None:
+    # a *= b on the quads q0 <= q < q1 (words 4 q .. 4 q + 3)
     if a.size < 4:
         for i in range(a.size):
             a[i] = gf64_mul(a[i], b[i])
         return
-    for i in prange(a.size // 4):
-        mul4(a, b, 4 * i)
+    for q in range(q0, q1):
+        mul4(a, b, 4 * q)
 
 
 @numba.njit(cache=True, inline="always")
@@ -552,25 +594,15 @@ def _word32(c: np.ndarray, q: int) -> np.uint64:
     return w
 
 
-@numba.njit(cache=True, parallel=True)
-def _fold_slice(c: np.ndarray, start: int, out32: np.ndarray) -> None:
+@numba.njit(cache=True, nogil=True)
+def _fold_slice(c: np.ndarray, start: int, out32: np.ndarray, i0: int, i1: int) -> None:
     """out32[i] = bits [start + 32 i, start + 32 i + 32) of the product with coefficients c."""
     q0 = start >> 5
     s = np.uint64(start & 31)
-    for i in prange(out32.size):
+    for i in range(i0, i1):
         lo = _word32(c, q0 + i)
         hi = _word32(c, q0 + i + 1)
         out32[i] = np.uint32(((lo >> s) | (hi << (np.uint64(32) - s))) & np.uint64(0xFFFFFFFF))
-
-
-@contextlib.contextmanager
-def _numba_threads(threads: int):
-    old = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def _product_slice(
@@ -590,22 +622,22 @@ def _product_slice(
     m = max(1, (na + nb - 1 - 1).bit_length())  # 2^m >= na + nb - 1 chunk coefficients
     if m > MAX_LOG:
         raise ValueError(f"product of {a_bits} x {b_bits} bits is too large")
-    with _numba_threads(threads):
-        fa = np.empty(1 << m, dtype=np.uint64)
-        _load_chunks(np.ascontiguousarray(a, dtype=np.uint8), a_bits, fa)
-        fft_forward(fa)
-        fb = np.empty(1 << m, dtype=np.uint64)
-        bb = np.ascontiguousarray(b, dtype=np.uint8)
-        if b_reversed:
-            _load_chunks_reversed(bb, b_bits, fb, _BITREV8)
-        else:
-            _load_chunks(bb, b_bits, fb)
-        fft_forward(fb)
-        _pointwise(fa, fb)
-        del fb
-        fft_inverse(fa)
-        out32 = np.empty((count + 31) // 32, dtype=np.uint32)
-        _fold_slice(fa, start, out32)
+    size = 1 << m
+    fa = np.empty(size, dtype=np.uint64)
+    _parallel(_load_chunks, size, threads, np.ascontiguousarray(a, dtype=np.uint8), a_bits, fa)
+    fft_forward(fa, threads=threads)
+    fb = np.empty(size, dtype=np.uint64)
+    bb = np.ascontiguousarray(b, dtype=np.uint8)
+    if b_reversed:
+        _parallel(_load_chunks_reversed, size, threads, bb, b_bits, fb, _BITREV8)
+    else:
+        _parallel(_load_chunks, size, threads, bb, b_bits, fb)
+    fft_forward(fb, threads=threads)
+    _parallel(_pointwise, max(1, size // 4), threads, fa, fb)
+    del fb
+    fft_inverse(fa, threads=threads)
+    out32 = np.empty((count + 31) // 32, dtype=np.uint32)
+    _parallel(_fold_slice, out32.size, threads, fa, start, out32)
     out = out32.view(np.uint8)[: (count + 7) // 8].copy()
     if count % 8:
         out[-1] &= (1 << (count % 8)) - 1
