@@ -27,6 +27,8 @@ from postproc.amplify.clmul import (
     HAS_VPCLMUL,
     bfly4_array,
     bfly4_soft_array,
+    bfly4v_array,
+    bfly4v_soft_array,
     clmul_array,
     clmul_soft_array,
     gf64_mul_array,
@@ -297,6 +299,17 @@ def test_vector_butterflies_equal_scalar_and_python(inverse):
             w = a ^ gf64_mul_int(t, b)
             expect = (w, w ^ b)
         assert (int(vec[r]), int(vec[r + 64])) == expect
+    sh = rng.integers(0, 2**64 - 1, 64, dtype=np.uint64, endpoint=True)
+    vec, soft = f.copy(), f.copy()
+    bfly4v_array(vec, 64, g, sh, inverse)
+    bfly4v_soft_array(soft, 64, g, sh, inverse)
+    assert (vec == soft).all()
+    t = int(g[0]) ^ int(sh[1])  # lane 1 of the first quad
+    a, b = int(f[1]), int(f[65])
+    expect = (a ^ gf64_mul_int(t, a ^ b), a ^ b) if inverse else (a ^ gf64_mul_int(t, b),) * 2
+    if not inverse:
+        expect = (expect[0], expect[0] ^ b)
+    assert (int(vec[1]), int(vec[65])) == expect
     x = f[:64].copy()
     mul4_array(x, f[64:].copy())
     assert all(int(x[i]) == gf64_mul_int(int(f[i]), int(f[64 + i])) for i in range(64))

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from postproc.amplify.clmul import GF64_POLY, bfly4, gf64_mul, gf64_mul_int, mul4
+from postproc.amplify.clmul import GF64_POLY, bfly4, bfly4v, gf64_mul, gf64_mul_int, mul4
 
 ROW_LOG = 16  # rows of 2^16 words (512 KiB, one core's L2) for the radix-2^16 step
 COL_MAX_LOG = 15  # the column FFTs are in-cache blocks too
@@ -170,30 +170,51 @@ def _block_twiddles(v: np.ndarray, c: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _block_taylor(f: np.ndarray, lo: int, c: int, L: int, inverse: bool) -> None:
+    # the Taylor steps of every level of the 2^c block at lo (coefficients of L words): at level
+    # j the 2^(c-j) sub-problems are interleaved with stride S = 2^(c-j), so every step is an XOR
+    # of contiguous runs; the inverse undoes them in reverse order
+    size = (1 << c) * L
+    if not inverse:
+        for j in range(c, 0, -1):
+            S = 1 << (c - j)
+            t = 1 << j
+            small = L == 1 and S == 1 and c >= 4
+            while t >= 4 and (t > 16 or not small):
+                qS = (t >> 2) * S * L
+                for b in range(lo, lo + size, 4 * qS):
+                    _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
+                    _xor_run(f, b + qS, b + 2 * qS, qS)
+                t >>= 1
+            if small:
+                _taylor_16(f, lo, lo + size, False)
+        return
+    for j in range(1, c + 1):
+        S = 1 << (c - j)
+        t = 4
+        if L == 1 and S == 1 and c >= 4:
+            _taylor_16(f, lo, lo + size, True)
+            t = 32
+        while t <= (1 << j):
+            qS = (t >> 2) * S * L
+            for b in range(lo, lo + size, 4 * qS):
+                _xor_run(f, b + qS, b + 2 * qS, qS)
+                _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
+            t <<= 1
+
+
+@numba.njit(cache=True)
 def _block_forward(
     f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray, lanes: int = 1
 ) -> None:
-    # FFT of the 2^c block at lo on the coset sh[c] + V_c, in place: at level j the 2^(c-j)
-    # sub-problems are interleaved with stride S = 2^(c-j), so every Taylor step is an XOR of
-    # contiguous runs. Level j's sub-problems evaluate on sh[j] + V_j (sh[j] = S^(c-j)(sh[c]),
-    # zero for the plain subspace), so sh[j] is XORed into each of its twiddles. Output slot s
-    # holds the value at sh[c] + sum of v[i] over the set bits i of s. With lanes L > 1, every
-    # coefficient is L consecutive words: L independent transforms (same points) side by side,
-    # so even the last levels run 4 lanes per vector instruction.
+    # FFT of the 2^c block at lo on the coset sh[c] + V_c, in place (radix 2, Taylor steps then
+    # butterflies). Level j's sub-problems evaluate on sh[j] + V_j (sh[j] = S^(c-j)(sh[c]), zero
+    # for the plain subspace), so sh[j] is XORed into each of its twiddles. Output slot s holds
+    # the value at sh[c] + sum of v[i] over the set bits i of s. With lanes L > 1, every
+    # coefficient is L consecutive words: L transforms (same points) side by side, so even the
+    # last levels run 4 lanes per vector instruction.
     L = lanes
-    size = (1 << c) * L
-    for j in range(c, 0, -1):
-        S = 1 << (c - j)
-        t = 1 << j
-        small = L == 1 and S == 1 and c >= 4
-        while t >= 4 and (t > 16 or not small):
-            qS = (t >> 2) * S * L
-            for b in range(lo, lo + size, 4 * qS):
-                _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
-                _xor_run(f, b + qS, b + 2 * qS, qS)
-            t >>= 1
-        if small:
-            _taylor_16(f, lo, lo + size, False)
+    _block_taylor(f, lo, c, L, False)
     for j in range(1, c + 1):
         SL = (1 << (c - j)) * L
         half = 1 << (j - 1)
@@ -218,7 +239,6 @@ def _block_inverse(
     f: np.ndarray, lo: int, c: int, twr: np.ndarray, sh: np.ndarray, lanes: int = 1
 ) -> None:
     L = lanes
-    size = (1 << c) * L
     for j in range(c, 0, -1):
         SL = (1 << (c - j)) * L
         half = 1 << (j - 1)
@@ -235,18 +255,28 @@ def _block_inverse(
                 f[r + SL] = vv
                 if g != 0:
                     f[r] ^= gf64_mul(g, vv)
-    for j in range(1, c + 1):
-        S = 1 << (c - j)
-        t = 4
-        if L == 1 and S == 1 and c >= 4:
-            _taylor_16(f, lo, lo + size, True)
-            t = 32
-        while t <= (1 << j):
-            qS = (t >> 2) * S * L
-            for b in range(lo, lo + size, 4 * qS):
-                _xor_run(f, b + qS, b + 2 * qS, qS)
-                _xor_run(f, b + 2 * qS, b + 3 * qS, qS)
-            t <<= 1
+    _block_taylor(f, lo, c, L, True)
+
+
+@numba.njit(cache=True)
+def _block_lanes_cosets(
+    f: np.ndarray, c: int, twr: np.ndarray, shl: np.ndarray, L: int, inverse: bool
+) -> None:
+    """L transforms of 2^c coefficients side by side (lanes, L a multiple of 4), lane w on its
+    own coset: level j's offset for lane w is shl[j * L + w]. Same steps as _block_forward."""
+    if not inverse:
+        _block_taylor(f, 0, c, L, False)
+    for jj in range(1, c + 1):
+        j = c + 1 - jj if inverse else jj
+        SL = (1 << (c - j)) * L
+        half = 1 << (j - 1)
+        for p in range(half):
+            g = twr[half - 1 + p]
+            base = 2 * SL * p
+            for r in range(base, base + SL, 4):
+                bfly4v(f, r, SL, g, shl, j * L + (r - base) % L, inverse)
+    if inverse:
+        _block_taylor(f, 0, c, L, True)
 
 
 @functools.cache
@@ -366,13 +396,15 @@ def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool, g0: int, g1:
         c0 = grp * width
         buf = np.empty(width * rows, dtype=np.uint64)
         for i in range(rows):
-            buf[i * width : (i + 1) * width] = f[i * t + c0 : i * t + c0 + width]
+            for w in range(width):  # explicit loop: a slice copy per row costs more
+                buf[i * width + w] = f[i * t + c0 + w]
         if inverse:
             _block_inverse(buf, 0, c, twr, zero, width)
         else:
             _block_forward(buf, 0, c, twr, zero, width)
         for i in range(rows):
-            f[i * t + c0 : i * t + c0 + width] = buf[i * width : (i + 1) * width]
+            for w in range(width):
+                f[i * t + c0 + w] = buf[i * width + w]
 
 
 @numba.njit(cache=True)
@@ -429,7 +461,9 @@ def _row(
     n_rows = 1 << kc
     n_cols = 1 << k2
     sub = np.zeros(k2 + 1, dtype=np.uint64)
+    shl = np.zeros((k2 + 1) * COL_GROUP, dtype=np.uint64)
     buf = np.empty(COL_GROUP * n_rows, dtype=np.uint64)
+    bufr = np.empty(COL_GROUP * n_cols, dtype=np.uint64)
     if not inverse:
         for r in range(kc - 1, -1, -1):
             for b in range(lo, lo + (1 << k), 2 << (k2 + r)):
@@ -439,21 +473,30 @@ def _row(
             for c0 in range(0, n_cols, COL_GROUP):
                 for i in range(n_rows):
                     at = lo + i * n_cols + c0
-                    buf[i * COL_GROUP : (i + 1) * COL_GROUP] = f[at : at + COL_GROUP]
+                    for w in range(COL_GROUP):
+                        buf[i * COL_GROUP + w] = f[at + w]
                 if inverse:
                     _block_inverse(buf, 0, kc, twc, sh, COL_GROUP)
                 else:
                     _block_forward(buf, 0, kc, twc, sh, COL_GROUP)
                 for i in range(n_rows):
                     at = lo + i * n_cols + c0
-                    f[at : at + COL_GROUP] = buf[i * COL_GROUP : (i + 1) * COL_GROUP]
-        else:
-            for r2 in range(n_rows):
-                _shifts(v, (q << kc) + r2, k2, sub)
-                if inverse:
-                    _block_inverse(f, lo + r2 * n_cols, k2, twr, sub, 1)
-                else:
-                    _block_forward(f, lo + r2 * n_cols, k2, twr, sub, 1)
+                    for w in range(COL_GROUP):
+                        f[at + w] = buf[i * COL_GROUP + w]
+        else:  # sub-rows, COL_GROUP at a time transposed into lanes, each on its coset
+            for i0 in range(0, n_rows, COL_GROUP):
+                for w in range(COL_GROUP):
+                    _shifts(v, (q << kc) + i0 + w, k2, sub)
+                    for j in range(1, k2 + 1):
+                        shl[j * COL_GROUP + w] = sub[j]
+                    src = lo + (i0 + w) * n_cols
+                    for col in range(n_cols):
+                        bufr[col * COL_GROUP + w] = f[src + col]
+                _block_lanes_cosets(bufr, k2, twr, shl, COL_GROUP, inverse)
+                for w in range(COL_GROUP):
+                    dst = lo + (i0 + w) * n_cols
+                    for col in range(n_cols):
+                        f[dst + col] = bufr[col * COL_GROUP + w]
     if inverse:
         for r in range(kc):
             for b in range(lo, lo + (1 << k), 2 << (k2 + r)):

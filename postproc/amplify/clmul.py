@@ -163,6 +163,33 @@ def _gf64_mul4_ir(builder, module, a, b, imm_lo: int, imm_hi: int):
     return builder.xor(lo, r)
 
 
+def _bfly4_ir(context, builder, f, fv, r, rv, s, sv, gvec, inv, imm_hi: int) -> None:
+    pa = _vec4_codegen(context, builder, f, fv, rv, r)
+    rs = builder.add(
+        context.cast(builder, rv, r, types.intp), context.cast(builder, sv, s, types.intp)
+    )
+    pb = _vec4_codegen(context, builder, f, fv, rs, types.intp)
+    a = builder.load(pa, align=8)
+    b = builder.load(pb, align=8)
+    with builder.if_else(cgutils.as_bool_bit(builder, inv)) as (then, otherwise):
+        with then:
+            vv = builder.xor(a, b)
+            builder.store(vv, pb, align=8)
+            prod = _gf64_mul4_ir(builder, builder.module, vv, gvec, 0x00, imm_hi)
+            builder.store(builder.xor(a, prod), pa, align=8)
+        with otherwise:
+            w = builder.xor(a, _gf64_mul4_ir(builder, builder.module, b, gvec, 0x00, imm_hi))
+            builder.store(w, pa, align=8)
+            builder.store(builder.xor(b, w), pb, align=8)
+
+
+def _broadcast4(builder, x):
+    v4 = ir.VectorType(ir.IntType(64), 4)
+    vec = builder.insert_element(ir.Constant(v4, None), x, ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 0, 0, 0])
+    return builder.shuffle_vector(vec, ir.Constant(v4, None), zeros)
+
+
 @intrinsic
 def _bfly4_hw(typingctx, f, r, s, g, inverse):
     """Four butterflies at f[r..r+3], f[r+s..r+s+3] with twiddle g: forward
@@ -171,32 +198,23 @@ def _bfly4_hw(typingctx, f, r, s, g, inverse):
 
     def codegen(context, builder, signature, args):
         fv, rv, sv, gv, inv = args
-        pa = _vec4_codegen(context, builder, f, fv, rv, r)
-        rs = builder.add(
-            context.cast(builder, rv, r, types.intp), context.cast(builder, sv, s, types.intp)
-        )
-        pb = _vec4_codegen(context, builder, f, fv, rs, types.intp)
-        a = builder.load(pa, align=8)
-        b = builder.load(pb, align=8)
-        i64 = ir.IntType(64)
-        v4 = ir.VectorType(i64, 4)
-        gvec = builder.insert_element(ir.Constant(v4, None), gv, ir.Constant(ir.IntType(32), 0))
-        gvec = builder.shuffle_vector(
-            gvec, ir.Constant(v4, None), ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 0, 0, 0])
-        )
-        with builder.if_else(cgutils.as_bool_bit(builder, inv)) as (then, otherwise):
-            with then:
-                vv = builder.xor(a, b)
-                builder.store(vv, pb, align=8)
-                builder.store(
-                    builder.xor(a, _gf64_mul4_ir(builder, builder.module, vv, gvec, 0x00, 0x01)),
-                    pa,
-                    align=8,
-                )
-            with otherwise:
-                w = builder.xor(a, _gf64_mul4_ir(builder, builder.module, b, gvec, 0x00, 0x01))
-                builder.store(w, pa, align=8)
-                builder.store(builder.xor(b, w), pb, align=8)
+        gvec = _broadcast4(builder, gv)
+        _bfly4_ir(context, builder, f, fv, r, rv, s, sv, gvec, inv, 0x01)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _bfly4v_hw(typingctx, f, r, s, g, sh, si, inverse):
+    """Like bfly4 with a twiddle per lane: lane i uses g ^ sh[si + i]."""
+    sig = types.void(f, r, s, g, sh, si, inverse)
+
+    def codegen(context, builder, signature, args):
+        fv, rv, sv, gv, shv, siv, inv = args
+        offs = builder.load(_vec4_codegen(context, builder, sh, shv, siv, si), align=8)
+        gvec = builder.xor(_broadcast4(builder, gv), offs)
+        _bfly4_ir(context, builder, f, fv, r, rv, s, sv, gvec, inv, 0x11)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -233,12 +251,27 @@ def _bfly4_soft(f, r, s, g, inverse):
 
 
 @numba.njit(cache=True, inline="always")
+def _bfly4v_soft(f, r, s, g, sh, si, inverse):
+    for q in range(4):
+        t = g ^ sh[si + q]
+        if inverse:
+            vv = f[r + q + s] ^ f[r + q]
+            f[r + q + s] = vv
+            f[r + q] ^= gf64_mul(t, vv)
+        else:
+            w = f[r + q] ^ gf64_mul(t, f[r + q + s])
+            f[r + q + s] ^= w
+            f[r + q] = w
+
+
+@numba.njit(cache=True, inline="always")
 def _mul4_soft(a, b, i):
     for q in range(i, i + 4):
         a[q] = gf64_mul(a[q], b[q])
 
 
 bfly4 = _bfly4_hw if HAS_VPCLMUL else _bfly4_soft
+bfly4v = _bfly4v_hw if HAS_VPCLMUL else _bfly4v_soft
 mul4 = _mul4_hw if HAS_VPCLMUL else _mul4_soft
 
 
@@ -253,6 +286,19 @@ def bfly4_array(f: np.ndarray, s: int, g: np.ndarray, inverse: bool) -> None:
 def bfly4_soft_array(f: np.ndarray, s: int, g: np.ndarray, inverse: bool) -> None:
     for r in range(0, s, 4):
         _bfly4_soft(f, r, s, g[r // 4], inverse)
+
+
+@numba.njit(cache=True)
+def bfly4v_array(f: np.ndarray, s: int, g: np.ndarray, sh: np.ndarray, inverse: bool) -> None:
+    """bfly4v at every r = 0, 4, ... < s, twiddle g[r // 4] ^ sh[r .. r + 3]."""
+    for r in range(0, s, 4):
+        bfly4v(f, r, s, g[r // 4], sh, r, inverse)
+
+
+@numba.njit(cache=True)
+def bfly4v_soft_array(f: np.ndarray, s: int, g: np.ndarray, sh: np.ndarray, inverse: bool) -> None:
+    for r in range(0, s, 4):
+        _bfly4v_soft(f, r, s, g[r // 4], sh, r, inverse)
 
 
 @numba.njit(cache=True)
