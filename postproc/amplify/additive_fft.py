@@ -12,17 +12,21 @@ Cantor basis v_0 = 1, S(v_{i+1}) = v_i with S(x) = x^2 + x (Gao & Mateer 2010, "
 Fourier transforms over finite fields"). Slot s of a transform holds the value at the point
 sum of v_i over the set bits i of s.
 
-* In-cache blocks (<= 2^ROW_LOG words) use the radix-2 recursion: Taylor expansion at S(x),
-  f(x) = g0(S(x)) + x g1(S(x)), two half-size FFTs on S(V_j) = V_(j-1), and the butterfly
-  f(a) = g0(S(a)) + a g1(S(a)), f(a + 1) = f(a) + g1(S(a)), all in place (`_block_forward`).
-* Larger transforms take one step of radix t = 2^k (k a power of two, so that
-  S^k(x) = x^t + x, Gao & Mateer section 3): a Taylor expansion at x^t + x writes
-  f(x) = sum_(c<t) x^c g_c(x^t + x); laid out as rows of t words, g_c is column c. Since
-  S^k(V_m) = V_(m-k), column FFTs of size 2^(m-k) give every g_c(b); row R then holds the
-  coefficients of a polynomial of degree < t that an in-cache FFT evaluates on the coset
-  a_R + V_k, a_R = sum of v_(i+k) over the bits i of R (the coset shows up as an offset XORed into
-  every twiddle). Three passes over memory per transform, each on cache-sized pieces that both
-  cores process in parallel (nogil kernels on a thread pool).
+* Small blocks use the radix-2 recursion: Taylor expansion at S(x), f(x) = g0(S(x)) + x g1(S(x)),
+  two half-size FFTs on S(V_j) = V_(j-1), and the butterfly f(a) = g0(S(a)) + a g1(S(a)),
+  f(a + 1) = f(a) + g1(S(a)), all in place (`_block_forward`).
+* Larger ones take radix steps of t = 2^k (k a power of two, so that S^k(x) = x^t + x; Gao &
+  Mateer section 3): a Taylor expansion at x^t + x writes f(x) = sum_(c<t) x^c g_c(x^t + x); laid
+  out as rows of t words, g_c is column c. Since S^k(V_m) = V_(m-k), column FFTs of size 2^(m-k)
+  give every g_c(b); row R then holds the coefficients of a polynomial of degree < t that is
+  evaluated on the coset a_R + V_k, a_R = sum of v_(i+k) over the bits i of R (the coset is an
+  offset XORed into every twiddle). Above 2^16 words the rows are 2^16 words (one core's L2);
+  each row takes one more step of 2^8 in cache. Columns are transformed side by side (each
+  coefficient a group of neighbouring words, "lanes"), and sub-rows are transposed into lanes too
+  with a twiddle per lane, so every butterfly runs 4 lanes per VPCLMULQDQ (clmul.bfly4).
+* A product runs both forward transforms, then, row by row while the row is in cache, the
+  second one's last step, the pointwise product and the inverse's first step. The passes over
+  memory and the rows are cut into pieces that both cores process (nogil kernels, thread pool).
 
 The inverse runs every step backwards. Product = inverse(forward(A) * forward(B)) since
 deg(AB) < 2^m.
@@ -44,7 +48,8 @@ ROW_LOG = 16  # rows of 2^16 words (512 KiB, one core's L2) for the radix-2^16 s
 COL_MAX_LOG = 15  # the column FFTs are in-cache blocks too
 MAX_LOG = ROW_LOG + COL_MAX_LOG
 TAYLOR_BLOCK_LOG = 20  # Taylor passes on blocks <= 8 MiB run block by block (L3), in parallel
-COL_GROUP = 8  # columns gathered together: one 64-byte cache line per row
+COL_GROUP = 8  # columns gathered together in a row: one 64-byte cache line per row
+TOP_COL_GROUP = 32  # the same for the top-level columns (rows 512 KiB apart: fewer, longer reads)
 
 
 def _solve_artin_schreier(c: int) -> int:
@@ -384,13 +389,15 @@ def _taylor_t(f: np.ndarray, k: int, inverse: bool, threads: int = 1) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _columns(f: np.ndarray, k: int, twr: np.ndarray, inverse: bool, g0: int, g1: int) -> None:
-    """FFT (or inverse) of every column of f seen as rows of 2^k words. COL_GROUP neighbouring
-    columns are copied out together (one cache line per row) and transformed side by side."""
+def _columns(
+    f: np.ndarray, k: int, twr: np.ndarray, inverse: bool, width: int, g0: int, g1: int
+) -> None:
+    """FFT (or inverse) of the column groups g0 <= g < g1 of f seen as rows of 2^k words: `width`
+    neighbouring columns are copied out together (whole cache lines per row) and transformed side
+    by side."""
     t = 1 << k
     rows = f.size >> k
     c = _log2(rows)
-    width = min(COL_GROUP, t)
     zero = np.zeros(c + 1, dtype=np.uint64)
     for grp in range(g0, g1):
         c0 = grp * width
@@ -528,6 +535,19 @@ def _radix_log(m: int, row_log: int) -> int:
     return row_log if m > row_log else 0
 
 
+def _outer(f: np.ndarray, k: int, inverse: bool, threads: int) -> None:
+    # the radix-2^k step's passes over the whole array (Taylor at x^t + x, column FFTs)
+    m = _log2(f.size)
+    if m - k > COL_MAX_LOG:
+        raise ValueError(f"transform of 2^{m} words is too large")
+    width = min(TOP_COL_GROUP, 1 << k)
+    if not inverse:
+        _taylor_t(f, k, False, threads)
+    _parallel(_columns, (1 << k) // width, threads, f, k, _twiddles(m - k), inverse, width)
+    if inverse:
+        _taylor_t(f, k, True, threads)
+
+
 def fft_forward(
     f: np.ndarray, v: np.ndarray | None = None, *, row_log: int = ROW_LOG, threads: int = 1
 ) -> None:
@@ -540,11 +560,7 @@ def fft_forward(
     if not k:
         _row(f, 0, m, 0, v, *_row_twiddles(m), False)
         return
-    if m - k > COL_MAX_LOG:
-        raise ValueError(f"transform of 2^{m} words is too large")
-    width = min(COL_GROUP, 1 << k)
-    _taylor_t(f, k, False, threads)
-    _parallel(_columns, (1 << k) // width, threads, f, k, _twiddles(m - k), False)
+    _outer(f, k, False, threads)
     _parallel(_rows, f.size >> k, threads, f, k, v, *_row_twiddles(k), False)
 
 
@@ -558,12 +574,45 @@ def fft_inverse(
     if not k:
         _row(f, 0, m, 0, v, *_row_twiddles(m), True)
         return
-    if m - k > COL_MAX_LOG:
-        raise ValueError(f"transform of 2^{m} words is too large")
-    width = min(COL_GROUP, 1 << k)
     _parallel(_rows, f.size >> k, threads, f, k, v, *_row_twiddles(k), True)
-    _parallel(_columns, (1 << k) // width, threads, f, k, _twiddles(m - k), True)
-    _taylor_t(f, k, True, threads)
+    _outer(f, k, True, threads)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows_mul_inverse(
+    fa: np.ndarray,
+    fb: np.ndarray,
+    k: int,
+    v: np.ndarray,
+    twr: np.ndarray,
+    twc: np.ndarray,
+    r0: int,
+    r1: int,
+) -> None:
+    """Row by row while it is in cache: finish fb's forward transform, fa *= fb, and start fa's
+    inverse (fa already forward transformed)."""
+    for R in range(r0, r1):
+        lo = R << k
+        _row(fb, lo, k, R, v, twr, twc, False)
+        for q in range(lo >> 2, (lo + (1 << k)) >> 2):
+            mul4(fa, fb, 4 * q)
+        _row(fa, lo, k, R, v, twr, twc, True)
+
+
+def _fft_multiply(fa: np.ndarray, fb: np.ndarray, threads: int) -> None:
+    """fa = inverse(forward(fa) * forward(fb)) (fb is overwritten)."""
+    m = _log2(fa.size)
+    k = _radix_log(m, ROW_LOG)
+    fft_forward(fa, threads=threads)
+    if not k:
+        fft_forward(fb, threads=threads)
+        _parallel(_pointwise, max(1, fa.size // 4), threads, fa, fb)
+        fft_inverse(fa, threads=threads)
+        return
+    _outer(fb, k, False, threads)
+    v = cantor_basis()
+    _parallel(_rows_mul_inverse, fa.size >> k, threads, fa, fb, k, v, *_row_twiddles(k))
+    _outer(fa, k, True, threads)
 
 
 _BITREV8 = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint64)
@@ -668,17 +717,14 @@ def _product_slice(
     size = 1 << m
     fa = np.empty(size, dtype=np.uint64)
     _parallel(_load_chunks, size, threads, np.ascontiguousarray(a, dtype=np.uint8), a_bits, fa)
-    fft_forward(fa, threads=threads)
     fb = np.empty(size, dtype=np.uint64)
     bb = np.ascontiguousarray(b, dtype=np.uint8)
     if b_reversed:
         _parallel(_load_chunks_reversed, size, threads, bb, b_bits, fb, _BITREV8)
     else:
         _parallel(_load_chunks, size, threads, bb, b_bits, fb)
-    fft_forward(fb, threads=threads)
-    _parallel(_pointwise, max(1, size // 4), threads, fa, fb)
+    _fft_multiply(fa, fb, threads)
     del fb
-    fft_inverse(fa, threads=threads)
     out32 = np.empty((count + 31) // 32, dtype=np.uint32)
     _parallel(_fold_slice, out32.size, threads, fa, start, out32)
     out = out32.view(np.uint8)[: (count + 7) // 8].copy()
