@@ -120,6 +120,24 @@ def test_large_l_equals_carryless_product():
     assert _int(fast) == expect
 
 
+def test_1e8_bits_equal_carryless_product():
+    # the benchmark size (2^23-word transforms, every radix path) against Python-int arithmetic:
+    # a key with 30 set bits keeps the independent product cheap; the seed is dense
+    n, l = 100_000_000, 37_000_001
+    rng = np.random.default_rng(12)
+    ones = rng.choice(n, 30, replace=False).tolist()
+    key = np.zeros((n + 7) // 8, dtype=np.uint8)
+    for j in ones:
+        key[j // 8] |= 1 << (j % 8)
+    seed = toeplitz_seed(rng, n, l)
+    fast = toeplitz_hash(key, n, seed, l)
+    r_rev = _int(reverse_bits(seed, n + l - 1))
+    product = 0
+    for j in ones:
+        product ^= r_rev << j
+    assert _int(fast) == (product >> (n - 1)) & ((1 << l) - 1)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 3000), st.integers(1, 3000), st.integers(0, 2**32 - 1))
 def test_gf2x_mul_matches_python_ints(na, nb, s):
