@@ -234,12 +234,16 @@ def party(
     rec = open_recording(recording)
     cfg = recording_config(rec.meta, block_slots, timeout_s=timeout)
     raw = (
-        chmod.listen(*_endpoint(listen), timeout=timeout)
+        chmod.listen(*_endpoint(listen), timeout=timeout, reconnect=True)
         if listen
-        else chmod.connect(*_endpoint(connect), timeout=timeout)
+        else chmod.connect(*_endpoint(connect), timeout=timeout, reconnect=True)
     )
     chan = AuthenticatedChannel(
-        raw, role, AuthKeys.from_secret(secret, tag_bits=cfg.auth_tag_bits), timeout=timeout
+        raw,
+        role,
+        AuthKeys.from_secret(secret, tag_bits=cfg.auth_tag_bits),
+        timeout=timeout,
+        retransmit_s=cfg.retransmit_s,
     )
     store = open_store(store_path)
     rng = np.random.default_rng(seed)
