@@ -4,9 +4,9 @@ copy only: retransmissions pass), and a wire log to check that no pad tags two m
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
-from collections.abc import Callable
 
 from postproc.protocol.auth import AUTH_HEADER
 from postproc.protocol.channel import RESET
@@ -82,13 +82,107 @@ def single_pad_use(*taps: FaultTap) -> None:
             assert seen.setdefault(seq, frame) == frame, f"seq {seq} tagged two messages"
 
 
-def byte_fault(kind: str) -> Callable[[bytes], bytes]:
-    """TCP proxy faults on the raw stream of one frame."""
-    if kind == "drop_byte":
-        return lambda b: b[:10] + b[11:]
-    if kind == "corrupt_byte":
-        return lambda b: b[:-3] + bytes([b[-3] ^ 0x01]) + b[-2:]
-    raise ValueError(kind)
 
 
-__all__ = ["KINDS", "FaultTap", "byte_fault", "header", "single_pad_use", "struct"]
+class TcpFaultProxy:
+    """A man in the middle on TCP: Alice connects here, it connects to Bob and relays frames,
+    applying ``kind`` to the first copy of each targeted (block, index) of direction ``ab`` (A->B)
+    or ``ba``: ``drop_byte`` / ``corrupt_byte`` (the stream goes out of step or fails
+    authentication), ``disconnect`` (the frame is lost and both connections closed) or
+    ``truncate`` (half the frame, then both connections closed). After a disconnect it accepts
+    Alice's new connection and connects to Bob again.
+    """
+
+    def __init__(self, upstream: tuple[str, int], kind: str, targets: dict[str, set]) -> None:
+        import socket
+
+        self.upstream = upstream
+        self.kind = kind
+        self.targets = {d: set(t) for d, t in targets.items()}
+        self.hit: list[tuple[str, int, int]] = []
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop = True
+        self._server.close()
+
+    def _serve(self) -> None:
+        import socket
+
+        while not self._stop:
+            try:
+                a, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(self.upstream, timeout=30)
+            except OSError:
+                a.close()
+                continue
+            self.connections += 1
+            pair = (a, b)
+            for src, dst, d in ((a, b, "ab"), (b, a, "ba")):
+                threading.Thread(target=self._pump, args=(src, dst, d, pair), daemon=True).start()
+
+    @staticmethod
+    def _read(sock, n: int) -> bytes | None:
+        buf = bytearray()
+        while len(buf) < n:
+            try:
+                chunk = sock.recv(n - len(buf))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return bytes(buf)
+
+    @staticmethod
+    def _hangup(pair) -> None:
+        import socket
+
+        for s in pair:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def _pump(self, src, dst, d: str, pair) -> None:
+        from postproc.protocol.channel import _HEAD
+
+        while True:
+            head = self._read(src, _HEAD.size)
+            body = None if head is None else self._read(src, _HEAD.unpack(head)[1])
+            if body is None:
+                self._hangup(pair)
+                return
+            _seq, block, index, _t = header(body)
+            with self._lock:
+                hit = (block, index) in self.targets.get(d, set())
+                if hit:
+                    self.targets[d].discard((block, index))
+                    self.hit.append((d, block, index))
+            out = head + body
+            if hit:
+                if self.kind == "drop_byte":
+                    out = head + body[:10] + body[11:]
+                elif self.kind == "corrupt_byte":
+                    out = head + body[:-3] + bytes([body[-3] ^ 0x01]) + body[-2:]
+                elif self.kind == "truncate":
+                    with contextlib.suppress(OSError):
+                        dst.sendall(head + body[: len(body) // 2])
+                    self._hangup(pair)
+                    return
+                else:  # disconnect
+                    self._hangup(pair)
+                    return
+            try:
+                dst.sendall(out)
+            except OSError:
+                self._hangup(pair)
+                return

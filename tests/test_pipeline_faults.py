@@ -115,3 +115,73 @@ def test_fault_at_the_start_or_end_of_the_session(kind: str, where: str) -> None
     res, sa, sb = _session(1, tap_ab, tap_ba, seed=4)
     assert len(tap_ab.hit) + len(tap_ba.hit) == 1
     _check(res, sa, sb, (tap_ab, tap_ba))
+
+
+TCP_KINDS = ("drop_byte", "corrupt_byte", "disconnect", "truncate")
+
+
+@pytest.mark.parametrize("kind", TCP_KINDS)
+def test_tcp_link_survives_faults_at_every_message_index(kind: str) -> None:
+    """Alice and Bob over real TCP connections through a faulty proxy (reconnecting sockets)."""
+    import socket
+    import threading
+
+    import numpy as np
+    from protocol_faults import TcpFaultProxy
+
+    from postproc.pipeline.parties import AliceParty, BobParty
+    from postproc.protocol import channel as chmod
+    from postproc.protocol.auth import AuthenticatedChannel, AuthKeys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        bob_port = s.getsockname()[1]
+    # every index for disconnects; every other index for the byte faults (test time)
+    ab = list(range(N_AB)) if kind == "disconnect" else list(range(0, N_AB, 2))
+    ba = list(range(N_BA)) if kind == "disconnect" else list(range(1, N_BA, 2))
+    n = len(ab) + len(ba) + 2
+    targets = {
+        "ab": {(1 + i, j) for i, j in enumerate(ab)},
+        "ba": {(1 + len(ab) + i, j) for i, j in enumerate(ba)},
+    }
+    n_faults = len(ab) + len(ba)
+    a_blocks, b_run = fake_link(
+        n, SLOTS, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.8, offset=137, e_mis=0.01, seed=9
+    )
+    secret = AuthKeys.generate_secret(np.random.default_rng(5), 1 << 15)
+    sa, sb = DictStore(), DictStore()
+    out: dict = {}
+    kw = {"timeout": CFG.timeout_s, "retransmit_s": CFG.retransmit_s}
+
+    def bob_main() -> None:
+        raw = chmod.listen("127.0.0.1", bob_port, timeout=60, reconnect=True)
+        chan = AuthenticatedChannel(raw, "bob", AuthKeys.from_secret(secret), **kw)
+        out["bob_chan"] = chan
+        try:
+            out["bob"] = BobParty(chan, CFG, sb, np.random.default_rng(7)).run(b_run)
+        finally:
+            raw.close()
+
+    th = threading.Thread(target=bob_main)
+    th.start()
+    proxy = TcpFaultProxy(("127.0.0.1", bob_port), kind, targets)
+    raw = chmod.connect("127.0.0.1", proxy.port, timeout=60, reconnect=True)
+    a_chan = AuthenticatedChannel(raw, "alice", AuthKeys.from_secret(secret), **kw)
+    try:
+        alice = AliceParty(a_chan, CFG, sa, np.random.default_rng(8)).run(a_blocks)
+    finally:
+        raw.close()
+        th.join(600)
+        proxy.close()
+    bob = out["bob"]
+    assert len(proxy.hit) == n_faults
+    assert alice.error is None and bob.error is None, (alice.error, bob.error)
+    assert sa.keys.keys() == sb.keys.keys() and all(sa.keys[k] == sb.keys[k] for k in sa.keys)
+    ok = [b for b in alice.blocks if b.aborted is None]
+    assert sorted(sa.keys[uuid.UUID(b.key_id)][0] for b in ok) == [b.block for b in ok]
+    assert alice.secret_bits == bob.secret_bits > 0
+    for d in (0, 1):
+        assert a_chan.keys.pads[d].same_as(out["bob_chan"].keys.pads[d])
+    if kind in ("disconnect", "truncate"):  # a reset loses frames; retransmission restores them
+        assert a_chan.stats.resets + out["bob_chan"].stats.resets >= n_faults
+        assert proxy.connections >= n_faults + 1
