@@ -284,3 +284,18 @@ def test_sifted_repr_shows_no_bits() -> None:
     s = Sifted(np.array([1, 0, 1], np.uint8), np.zeros(3, np.uint8),
                np.array([1], np.uint8), np.zeros(1, np.uint8))
     assert repr(s) == "Sifted(z=3 bits, x=1 bits)"
+
+
+def test_prefetch_keeps_order_and_raises_in_the_consumer() -> None:
+    from postproc.pipeline.sources import prefetch
+
+    assert list(prefetch(iter(range(50)), depth=2)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise ValueError("log unreadable at offset 7")
+
+    it = prefetch(broken())
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="offset 7"):
+        next(it)

@@ -15,9 +15,9 @@ Per block (Alice drives; every arrow is one authenticated message)::
 
 Key sync (two generals). The last message of a block can be lost, refused or cut off by a
 reconnect after one side has its key, so a key is not stored when it is made. At the start of
-every block and at the end of the session Alice lists the ids of her pending keys (she holds a key
-from the moment she sends Amplify); Bob stores those of them he holds, drops his other pending
-keys (Alice cannot have them) and answers which ids he holds (stored now or earlier); Alice
+every block and at the end of the session Alice lists the ids of her pending keys (she holds a
+key once hashed, right after sending Amplify); Bob stores those of them he holds, drops his other
+pending keys (Alice cannot have them) and answers which ids he holds (stored now or earlier); Alice
 stores those and drops the others. Bob can only hold keys Alice listed, and Alice stores only keys
 Bob has stored, so after any lost, duplicated, reordered or refused message the stores hold the
 same ids; an unanswered sync leaves Alice's keys pending for the next one. Storing a key means:
@@ -73,12 +73,19 @@ class _AbortError(Exception):
 
 
 @contextmanager
-def _timed(rep: BlockReport, stage: str) -> Iterator[None]:
+def _timed(
+    rep: BlockReport, stage: str, chan: AuthenticatedChannel | None = None
+) -> Iterator[None]:
+    """Wall time of a stage in ``rep.timings``; with ``chan``, the part of it spent waiting for
+    the peer in ``rep.waits`` (the stage's own work is the difference)."""
     t0 = time.perf_counter()
+    w0 = chan.stats.wait_s if chan is not None else 0.0
     try:
         yield
     finally:
         rep.timings[stage] = rep.timings.get(stage, 0.0) + time.perf_counter() - t0
+        if chan is not None:
+            rep.waits[stage] = rep.waits.get(stage, 0.0) + chan.stats.wait_s - w0
 
 
 def _qber(n: list[int], m: list[int]) -> float | None:
@@ -146,7 +153,7 @@ class _Party:
             pk = self._pending.pop(key_id)
             if key_id in keep:
                 pk.rep.aborted = None  # e.g. Alice failed after Amplify left: Bob has it, so keep
-                with _timed(pk.rep, "store"):
+                with _timed(pk.rep, "store", self.chan):
                     self._store(pk.rep, pk.key, pk.n_bits, key_id)
                 self._stored_ids.add(key_id)
             else:
@@ -163,6 +170,7 @@ class _Party:
     def _run_block(self, rep: BlockReport, body: Callable[[BlockReport], None]) -> bool:
         """Run one block; return False when the session cannot go on."""
         t0 = time.perf_counter()
+        m0, w0 = self.chan.stats.messaging_s, self.chan.stats.wait_s
         go_on = True
         try:
             body(rep)
@@ -204,6 +212,8 @@ class _Party:
             rep.stored_bits = 0
             rep.auth_bits = 0
         rep.timings["total"] = time.perf_counter() - t0
+        rep.timings["messaging"] = self.chan.stats.messaging_s - m0
+        rep.waits["total"] = self.chan.stats.wait_s - w0
         self.report.blocks.append(rep)
         if rep.key_id not in self._pending:  # else reported once the key sync resolves it
             self._emit(rep)
@@ -233,7 +243,7 @@ class _Party:
         q = rep.qber_z
         if q and n_key_bits:
             rep.f_ec = ec / (n_key_bits * float(binary_entropy(q)))
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             fk = finite_key_for(self.cfg, rep.n_Z_key, rep.m_Z, rep.n_X, rep.m_X, ledger.total)
         rep.bounds = {k: getattr(fk, k) for k in BOUND_FIELDS if hasattr(fk, k)}
         return fk
@@ -332,7 +342,7 @@ class AliceParty(_Party):
         self._sync(b, final=False)
         chan.send(pm.BlockStart(b, blk.first_slot, int(blk.log.shape[0])))
         sift = sift_api()
-        with _timed(rep, "sift"):
+        with _timed(rep, "sift", self.chan):
             announce = chan.recv(sift.SiftAnnounce)
             reply, side, found = sift.alice_answer(
                 announce,
@@ -351,7 +361,7 @@ class AliceParty(_Party):
         rep.detections = announce.n
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
         # parameter estimation: Bob discloses his X bits, Alice counts the errors per class
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             xb = chan.recv(pm.XBits)
             if xb.block != b or xb.n_bits != sifted.x_bits.size:
                 raise ProtocolError(
@@ -366,7 +376,7 @@ class AliceParty(_Party):
         # reconciliation
         ledger = LeakageLedger()
         api = reconcile_api(cfg.reconcile_f_start)
-        with _timed(rep, "reconcile"):
+        with _timed(rep, "reconcile", self.chan):
             hint = _hint(self._prev_qber_z, rep.qber_x)
             layout = api.choose_layout(hint, api.config)
             n_key = layout.n_key
@@ -409,7 +419,7 @@ class AliceParty(_Party):
             raise _AbortError(f"all {result.n_frames} frames failed to reconcile", notify=False)
         key_packed = pack_bits(key_bits)
         # verification
-        with _timed(rep, "verify"):
+        with _timed(rep, "verify", self.chan):
             chan.send(
                 verify.alice_request(b, key_packed, key_bits.size, cfg.eps_cor, self.rng, ledger)
             )
@@ -423,12 +433,13 @@ class AliceParty(_Party):
         if rep.key_length <= 0:
             chan.send(pm.Amplify(b, 0, np.zeros(0, np.uint8), key_id))
             raise _AbortError(f"finite key: {fk.abort_reason or 'no key'}", notify=False)
-        with _timed(rep, "amplify"):
+        with _timed(rep, "amplify", self.chan):
             seed = toeplitz_seed(self.rng, key_bits.size, rep.key_length)
+            # send first: Bob hashes while Alice does. Should Alice fail before holding her key,
+            # her next KeySync does not list it and Bob drops his copy.
+            chan.send(pm.Amplify(b, rep.key_length, seed, key_id))
             final = amplify(key_packed, key_bits.size, seed, rep.key_length)
-        # held from now on: Bob may have it as soon as Amplify leaves, whatever happens next
         self._hold(rep, final, rep.key_length, key_id)
-        chan.send(pm.Amplify(b, rep.key_length, seed, key_id))
 
 
 def _check_x(rep: BlockReport, cfg: PipelineConfig) -> None:
@@ -450,6 +461,7 @@ class BobParty(_Party):
     def run(self, run: sifting.BobRun) -> SessionReport:
         t_start = time.perf_counter()
         cfg = self.cfg
+        run.start()
         self.chan.begin_block(0)
         hello = self._handshake_recv(pm.Hello)
         mine = pm.Hello(
@@ -516,7 +528,7 @@ class BobParty(_Party):
     def _block(self, rep: BlockReport, run: sifting.BobRun, start: pm.BlockStart) -> None:
         cfg, chan, b = self.cfg, self.chan, start.block
         sift = sift_api()
-        with _timed(rep, "sift"):
+        with _timed(rep, "sift", self.chan):
             det = run.block(start.first_slot, start.n_slots)
             rep.detections = len(det.slot)
             rep.sift_stats = {"double_clicks": int(np.count_nonzero(det.double))}
@@ -527,7 +539,7 @@ class BobParty(_Party):
             sifted = sifting.Sifted.from_side(side)
         rep.sift_stats["offset_slots"] = int(reply.offset_slots)
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             chan.send(pm.XBits(b, int(sifted.x_bits.size), pack_bits(sifted.x_bits)))
             xe = chan.recv(pm.XErrors)
             if xe.block != b or len(xe.m_X) != self.n_classes:
@@ -537,7 +549,7 @@ class BobParty(_Party):
         _check_x(rep, cfg)
         ledger = LeakageLedger()
         api = reconcile_api(cfg.reconcile_f_start)
-        with _timed(rep, "reconcile"):
+        with _timed(rep, "reconcile", self.chan):
             msg = chan.recv(api.SyndromeMsg)
             rep.reconcile_messages = 1
             n_key = msg_n_key(api, msg)
@@ -568,7 +580,7 @@ class BobParty(_Party):
         if key_bits.size == 0:
             raise _AbortError(f"all {result.n_frames} frames failed to reconcile", notify=False)
         key_packed = pack_bits(key_bits)
-        with _timed(rep, "verify"):
+        with _timed(rep, "verify", self.chan):
             res = verify.bob_check(
                 chan.recv(verify.VerifyRequest), b, key_packed, key_bits.size, cfg.eps_cor, ledger
             )
@@ -587,7 +599,7 @@ class BobParty(_Party):
         rep.key_length = mine
         if mine <= 0:
             raise _AbortError(f"finite key: {fk.abort_reason or 'no key'}", notify=False)
-        with _timed(rep, "amplify"):
+        with _timed(rep, "amplify", self.chan):
             if amp.seed.size != (key_bits.size + mine - 1 + 7) // 8:
                 raise ProtocolError("Amplify.seed is not n + l - 1 bits long")
             final = amplify(key_packed, key_bits.size, amp.seed, mine)

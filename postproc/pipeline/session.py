@@ -78,7 +78,7 @@ def run_local(
             advance(1)
 
         result: PairResult = run_pair(
-            alice_iter,
+            sources.prefetch(alice_iter),
             bob_run,
             cfg,
             alice_store=a_store,
@@ -252,7 +252,11 @@ def party(
     try:
         if role == "alice":
             p = AliceParty(chan, cfg, store, rng, printer)
-            report = p.run(sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots))
+            report = p.run(
+                sources.prefetch(
+                    sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots)
+                )
+            )
         else:
             p = BobParty(chan, cfg, store, rng, printer)
             report = p.run(bob_run_from_events(lambda: rec.iter_bob(), rec.meta, seed=seed))

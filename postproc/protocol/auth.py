@@ -183,6 +183,8 @@ class AuthStats:
     duplicates: int = 0  # byte-exact copies of accepted frames, dropped
     retransmitted: int = 0  # frames this side sent again (same bytes, same tag, no new pad)
     resets: int = 0  # raw-channel reconnects seen
+    messaging_s: float = 0.0  # encoding, hashing, tagging, checking, decoding, handing to the link
+    wait_s: float = 0.0  # blocked waiting for the peer's next frame
     pad_bits_used: list[int] = field(default_factory=lambda: [0, 0])  # per direction
     hash_key_bits: int = 0
     replenished_bits: int = 0
@@ -197,6 +199,8 @@ class AuthStats:
             "duplicates": self.duplicates,
             "retransmitted": self.retransmitted,
             "resets": self.resets,
+            "messaging_seconds": self.messaging_s,
+            "wait_seconds": self.wait_s,
             "pad_bits_used_ab": self.pad_bits_used[0],
             "pad_bits_used_ba": self.pad_bits_used[1],
             "hash_key_bits": self.hash_key_bits,
@@ -263,6 +267,13 @@ class AuthenticatedChannel:
 
     # -------------------------------------------------------------------------------- send
     def send(self, msg: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._send(msg)
+        finally:
+            self.stats.messaging_s += time.perf_counter() - t0
+
+    def _send(self, msg: Any) -> None:
         seq = self._send_seq
         body = AUTH_HEADER.pack(
             AUTH_MAGIC,
@@ -394,7 +405,12 @@ class AuthenticatedChannel:
                     )
                 self._stash = None
             else:
-                opened = self._open(self._next_frame(self.timeout if timeout is None else timeout))
+                frame = self._next_frame(self.timeout if timeout is None else timeout)
+                t0 = time.perf_counter()
+                try:
+                    opened = self._open(frame)
+                finally:
+                    self.stats.messaging_s += time.perf_counter() - t0
                 if opened is None:
                     continue
             block, index, msg = opened
@@ -434,17 +450,23 @@ class AuthenticatedChannel:
         interval = self.retransmit_s
         while True:
             wait = interval if deadline is None else min(interval, deadline - time.monotonic())
+            t0 = time.perf_counter()
             try:
-                return self.channel.recv(max(wait, 0.0))
+                frame = self.channel.recv(max(wait, 0.0))
             except ChannelResetError:
+                self.stats.wait_s += time.perf_counter() - t0
                 self.stats.resets += 1
                 self._retransmit()
                 continue
             except ChannelTimeoutError:
+                self.stats.wait_s += time.perf_counter() - t0
                 if deadline is not None and time.monotonic() >= deadline:
                     raise ChannelTimeoutError(
                         f"no message from the peer within {timeout:g} s (block {self.block})"
                     ) from None
+            else:
+                self.stats.wait_s += time.perf_counter() - t0
+                return frame
             if self._unacked:
                 self._retransmit()
             interval = min(2 * interval, 60.0)
