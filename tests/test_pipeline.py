@@ -299,3 +299,24 @@ def test_prefetch_keeps_order_and_raises_in_the_consumer() -> None:
     assert next(it) == 1
     with pytest.raises(ValueError, match="offset 7"):
         next(it)
+
+
+@pytest.mark.parametrize("offset", [-190_000, 199_000])
+def test_first_offset_on_a_slice_finds_the_full_search_offset(offset: int) -> None:
+    """The pipeline hands sifting's offset search only the slots it reads: same offset found."""
+    from postproc.pipeline.stages import first_offset, sift_api
+    from postproc.sift.offset import find_offset
+
+    a_blocks, b_run = fake_link(
+        1, 6_000_000, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.05, offset=offset, seed=4
+    )
+    blk = a_blocks[0]
+    det = b_run.block(0, blk.log.shape[0])
+    det_shifted = b_run.detections.take(slice(None))
+    announce = sift_api().bob_announce(det_shifted, 0)
+    r = 200_000
+    sliced = first_offset(announce, blk.log, 0, list(MU), r)
+    slots_b = b_run.detections.slot
+    full = find_offset(slots_b, blk.log, 0, list(MU), max_offset_slots=r)
+    assert sliced.offset_slots == full.offset_slots == offset
+    assert sliced.score > 8 and len(det.slot) > 20_000

@@ -52,6 +52,7 @@ from postproc.pipeline.report import BOUND_FIELDS, BlockReport, SessionReport
 from postproc.pipeline.stages import (
     amplify,
     finite_key_for,
+    first_offset,
     reconcile_api,
     sift_api,
     toeplitz_seed,
@@ -344,11 +345,16 @@ class AliceParty(_Party):
         sift = sift_api()
         with _timed(rep, "sift", self.chan):
             announce = chan.recv(sift.SiftAnnounce)
-            reply, side, found = sift.alice_answer(
+            found = None
+            if self._offset is None:
+                found = first_offset(
+                    announce, blk.log, blk.first_slot, list(cfg.mu), self.max_offset_slots
+                )
+            reply, side, _ = sift.alice_answer(
                 announce,
                 blk.log,
                 blk.first_slot,
-                offset_slots=self._offset,
+                offset_slots=self._offset if found is None else found.offset_slots,
                 intensities=list(cfg.mu),
                 max_offset_slots=self.max_offset_slots,
             )
