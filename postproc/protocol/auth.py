@@ -183,6 +183,7 @@ class AuthStats:
     duplicates: int = 0  # byte-exact copies of accepted frames, dropped
     retransmitted: int = 0  # frames this side sent again (same bytes, same tag, no new pad)
     resets: int = 0  # raw-channel reconnects seen
+    bytes_sent: int = 0  # frame bytes handed to the link, retransmissions included
     messaging_s: float = 0.0  # encoding, hashing, tagging, checking, decoding, handing to the link
     wait_s: float = 0.0  # blocked waiting for the peer's next frame
     pad_bits_used: list[int] = field(default_factory=lambda: [0, 0])  # per direction
@@ -199,6 +200,7 @@ class AuthStats:
             "duplicates": self.duplicates,
             "retransmitted": self.retransmitted,
             "resets": self.resets,
+            "bytes_sent": self.bytes_sent,
             "messaging_seconds": self.messaging_s,
             "wait_seconds": self.wait_s,
             "pad_bits_used_ab": self.pad_bits_used[0],
@@ -294,6 +296,7 @@ class AuthenticatedChannel:
         self.stats.pad_bits_used[self._out] += 8 * len(pad)
         self.stats.sent += 1
         frame = body + tag
+        self.stats.bytes_sent += len(frame)
         self._unacked.append((seq, frame))
         try:
             self.channel.send(frame)
@@ -308,6 +311,7 @@ class AuthenticatedChannel:
                 for _seq, frame in self._unacked:
                     self.channel.send(frame)
                     self.stats.retransmitted += 1
+                    self.stats.bytes_sent += len(frame)
                 return
             except ChannelResetError:
                 self.stats.resets += 1
