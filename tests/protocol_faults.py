@@ -186,3 +186,28 @@ class TcpFaultProxy:
             except OSError:
                 self._hangup(pair)
                 return
+
+
+class RandomFaultTap(FaultTap):
+    """Each frame offered (retransmissions included) suffers a random fault with probability
+    ``rate``: many faults, several per block, in any combination."""
+
+    def __init__(self, rate: float, seed: int, kinds: tuple[str, ...] = KINDS) -> None:
+        import random
+
+        super().__init__("drop", set())
+        self.rate = rate
+        self.kinds = kinds
+        self._rng = random.Random(seed)
+
+    def __call__(self, frame: bytes) -> list:
+        with self._lock:
+            seq, block, index, _t = header(frame)
+            self.wire.append((seq, frame))
+            if self._rng.random() < self.rate:
+                self.kind = self._rng.choice(self.kinds)
+                self.hit.append((block, index))
+                return self._fault(frame)
+            out = [frame, *self._held]
+            self._held.clear()
+            return out

@@ -186,3 +186,16 @@ def test_tcp_link_survives_faults_at_every_message_index(kind: str) -> None:
     if kind in ("disconnect", "truncate"):  # a reset loses frames; retransmission restores them
         assert a_chan.stats.resets + out["bob_chan"].stats.resets >= n_faults
         assert proxy.connections >= n_faults + 1
+
+
+@pytest.mark.slow
+def test_many_random_faults_keys_stay_identical() -> None:
+    """60 blocks with 5 % of all frames (retransmissions included) dropped, duplicated, held back,
+    corrupted, cut or reset, in any combination: the stores still agree."""
+    from protocol_faults import RandomFaultTap
+
+    tap_ab, tap_ba = RandomFaultTap(0.05, 1), RandomFaultTap(0.05, 2)
+    res, sa, sb = _session(60, tap_ab, tap_ba, seed=12)
+    assert len(tap_ab.hit) + len(tap_ba.hit) >= 30
+    _check(res, sa, sb, (tap_ab, tap_ba))
+    assert res.alice.secret_bits > 0
