@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 from protocol_fakelink import fake_link
+from protocol_faults import FaultTap
 
 from postproc.errors import ProtocolError
 from postproc.estimate import finite_key
@@ -125,35 +126,19 @@ def test_intercept_resend_aborts_every_block() -> None:
     assert not sa.keys and not sb.keys
 
 
-def _nth(k: int, fn):
-    seen = {"n": 0}
-
-    def tap(frame: bytes) -> list[bytes]:
-        i = seen["n"]
-        seen["n"] += 1
-        return fn(frame) if i == k else [frame]
-
-    return tap
-
-
-def _flip(frame: bytes) -> list[bytes]:
-    f = bytearray(frame)
-    f[-20] ^= 0x10
-    return [bytes(f)]
-
-
 ATTACKS = {
-    # A->B frames: 0 Hello, 1 BlockStart(0), 2 SiftReply(0), 3 XErrors(0), 4 SyndromeMsg(0) ...
-    "tampered": (_nth(3, _flip), "authentication failed"),
-    "replayed": (_nth(2, lambda f: [f, f]), "replayed"),
-    "truncated": (_nth(4, lambda f: [f[: len(f) // 3]]), "truncated"),
+    # A->B messages of block 0: 0 KeySync, 1 BlockStart, 2 SiftReply, 3 XErrors, 4 SyndromeMsg
+    "tampered": ("corrupt", (0, 2), "authentication failed"),
+    "truncated": ("truncate", (0, 4), "truncated"),
 }
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_attacked_block_aborts_cleanly_and_later_blocks_succeed(attack: str) -> None:
-    tap, needle = ATTACKS[attack]
+    kind, target, needle = ATTACKS[attack]
+    tap = FaultTap(kind, {target})
     res, sa, sb = _run(2, tap_ab=tap)
+    assert tap.hit == [target]
     first = res.bob.blocks[0]
     assert first.aborted is not None and needle in first.aborted
     assert res.alice.blocks[0].aborted is not None
@@ -162,23 +147,20 @@ def test_attacked_block_aborts_cleanly_and_later_blocks_succeed(attack: str) -> 
     _assert_identical(res, sa, sb)
 
 
+def test_replayed_message_is_dropped_not_acted_on() -> None:
+    tap = FaultTap("duplicate", {(0, 1)})
+    res, sa, sb = _run(2, tap_ab=tap)
+    assert tap.hit == [(0, 1)]
+    assert res.bob.auth["duplicates"] >= 1 and res.bob.auth["rejected"] == 0
+    assert all(b.aborted is None for b in res.alice.blocks + res.bob.blocks)
+    _assert_identical(res, sa, sb)
+
+
 def test_reordered_messages_abort_the_block() -> None:
-    held: list[bytes] = []
-    seen = {"n": 0}
-
-    def swap(frame: bytes) -> list[bytes]:
-        # A->B frames 3 (XErrors) and 4 (SyndromeMsg) go out back to back: deliver them swapped
-        i = seen["n"]
-        seen["n"] += 1
-        if i == 3:
-            held.append(frame)
-            return []
-        out = [frame, *held]
-        held.clear()
-        return out
-
-    res, sa, sb = _run(2, tap_ab=swap)
-    assert "message 3 arrived where message 2 was due" in res.bob.blocks[0].aborted
+    # A->B XErrors (3) and SyndromeMsg (4) go out back to back: XErrors is delivered after
+    tap = FaultTap("reorder", {(0, 3)})
+    res, sa, sb = _run(2, tap_ab=tap)
+    assert "message 4 arrived where message 3 was due" in res.bob.blocks[0].aborted
     assert "peer aborted block 0" in res.alice.blocks[0].aborted
     assert res.alice.blocks[1].aborted is None and res.alice.blocks[1].stored_bits > 0
     assert res.bob.auth["ignored_stale"] >= 1  # the late XErrors of the aborted block
@@ -302,3 +284,39 @@ def test_sifted_repr_shows_no_bits() -> None:
     s = Sifted(np.array([1, 0, 1], np.uint8), np.zeros(3, np.uint8),
                np.array([1], np.uint8), np.zeros(1, np.uint8))
     assert repr(s) == "Sifted(z=3 bits, x=1 bits)"
+
+
+def test_prefetch_keeps_order_and_raises_in_the_consumer() -> None:
+    from postproc.pipeline.sources import prefetch
+
+    assert list(prefetch(iter(range(50)), depth=2)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise ValueError("log unreadable at offset 7")
+
+    it = prefetch(broken())
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="offset 7"):
+        next(it)
+
+
+@pytest.mark.parametrize("offset", [-190_000, 199_000])
+def test_first_offset_on_a_slice_finds_the_full_search_offset(offset: int) -> None:
+    """The pipeline hands sifting's offset search only the slots it reads: same offset found."""
+    from postproc.pipeline.stages import first_offset, sift_api
+    from postproc.sift.offset import find_offset
+
+    a_blocks, b_run = fake_link(
+        1, 6_000_000, mu=MU, p_mu=P_MU, p_z=0.7, eta=0.05, offset=offset, seed=4
+    )
+    blk = a_blocks[0]
+    det = b_run.block(0, blk.log.shape[0])
+    det_shifted = b_run.detections.take(slice(None))
+    announce = sift_api().bob_announce(det_shifted, 0)
+    r = 200_000
+    sliced = first_offset(announce, blk.log, 0, list(MU), r)
+    slots_b = b_run.detections.slot
+    full = find_offset(slots_b, blk.log, 0, list(MU), max_offset_slots=r)
+    assert sliced.offset_slots == full.offset_slots == offset
+    assert sliced.score > 8 and len(det.slot) > 20_000

@@ -10,7 +10,7 @@ import pytest
 
 from postproc.errors import BlockAbortedError, ProtocolError
 from postproc.protocol import channel as ch
-from postproc.protocol.auth import AuthenticatedChannel, AuthKeys
+from postproc.protocol.auth import ACCEPTED_KEPT, AuthenticatedChannel, AuthKeys
 from postproc.protocol.codec import message
 
 
@@ -58,7 +58,7 @@ def _tamper_at(k: int, fn):
 
 def _flip(frame: bytes, i: int) -> list[bytes]:
     f = bytearray(frame)
-    f[50] ^= 0x01  # inside the codec payload (auth header 28 + codec header 16)
+    f[58] ^= 0x01  # inside the codec payload (auth header 36 + codec header 16)
     return [bytes(f)]
 
 
@@ -86,11 +86,27 @@ def test_tampered_message_is_rejected_and_next_block_works() -> None:
     assert bob.stats.rejected == 1
 
 
-def test_replayed_message_is_rejected() -> None:
-    alice, bob = _pair(tap_ab=_tamper_at(0, lambda f, i: [f, f]))
+def test_duplicate_is_dropped_and_old_replay_is_rejected() -> None:
+    """A byte-exact copy of a recent frame (retransmission or replay) is never acted on twice;
+    a replay older than the remembered window, or an old seq with other bytes, is refused."""
+    frames: list[bytes] = []
+    alice, bob = _pair(tap_ab=lambda f: frames.append(f) or [f], timeout=0.5)
     alice.send(_ping(1))
+    bob.channel._inbox.put(frames[0])  # Eve replays it at once
     assert bob.recv(Ping).n == 1
+    alice.send(_ping(2))
+    assert bob.recv(Ping).n == 2  # the copy was dropped, not delivered
+    assert bob.stats.duplicates == 1 and bob.stats.rejected == 0
+    for i in range(ACCEPTED_KEPT):
+        alice.send(_ping(3 + i))
+        bob.recv(Ping)
+    bob.channel._inbox.put(frames[0])
     with pytest.raises(ProtocolError, match="replayed or reordered message: seq 0"):
+        bob.recv(Ping)
+    forged = bytearray(frames[-1])
+    forged[-1] ^= 1
+    bob.channel._inbox.put(bytes(forged))
+    with pytest.raises(ProtocolError, match="replayed or reordered message"):
         bob.recv(Ping)
 
 
@@ -216,7 +232,8 @@ def test_tcp_round_trip_and_truncation() -> None:
     alice = AuthenticatedChannel(raw, "alice", AuthKeys.from_secret(secret), timeout=10)
     alice.send(_ping(4))
     assert alice.recv(Ping).n == 5
-    raw._sock.sendall((1000).to_bytes(4, "little") + b"partial")  # then hang up mid-frame
+    # then hang up mid-frame
+    raw._sock.sendall(ch.FRAME_MARKER + (1000).to_bytes(4, "little") + b"partial")
     raw.close()
     th.join(10)
     assert result["first"] == 4

@@ -29,6 +29,7 @@ class PipelineConfig:
     auth_replenish_bytes: int = 1024
     initial_secret_bytes: int = 1 << 16
     timeout_s: float = 300.0
+    retransmit_s: float = 2.0  # silence before unacknowledged frames are sent again (doubling)
     max_auth_failures: int = 5  # consecutive blocks lost to authentication errors: stop
     # reconciliation: efficiency the first blind round aims at (None: reconcile's default)
     reconcile_f_start: float | None = None
@@ -54,6 +55,8 @@ class PipelineConfig:
             raise ConfigError("auth_tag_bits must be a multiple of 8 in 32..256")
         if self.reconcile_f_start is not None and not 1.0 <= self.reconcile_f_start <= 3.0:
             raise ConfigError(f"reconcile_f_start must be in [1, 3], got {self.reconcile_f_start}")
+        if not 0.0 < self.retransmit_s <= self.timeout_s:
+            raise ConfigError(f"retransmit_s must be in (0, timeout_s], got {self.retransmit_s}")
         if self.auth_replenish_bytes < 0 or self.auth_replenish_bytes % 2:
             raise ConfigError("auth_replenish_bytes must be even and >= 0")
 

@@ -27,6 +27,7 @@ class PairResult:
     alice: SessionReport
     bob: SessionReport
     link_s: float = 0.0
+    channels: tuple[AuthenticatedChannel, AuthenticatedChannel] | None = None  # (tests)
 
 
 def run_pair(
@@ -53,7 +54,7 @@ def run_pair(
         np.random.default_rng(s_secret), cfg.initial_secret_bytes
     )
     a_raw, b_raw = InProcessChannel.pair(tap_ab, tap_ba)
-    kw = {"timeout": cfg.timeout_s}
+    kw = {"timeout": cfg.timeout_s, "retransmit_s": cfg.retransmit_s}
     a_chan = AuthenticatedChannel(
         a_raw, "alice", AuthKeys.from_secret(secret, tag_bits=cfg.auth_tag_bits), **kw
     )
@@ -81,4 +82,4 @@ def run_pair(
         th.join()
     if failure:
         raise failure[0]
-    return PairResult(alice.report, bob.report)
+    return PairResult(alice.report, bob.report, channels=(a_chan, b_chan))

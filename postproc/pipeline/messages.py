@@ -96,14 +96,23 @@ class Amplify:
     key_id: str
 
 
-@message(28)
+@message(29)
 @dataclass(frozen=True)
-class BlockDone:
-    """Bob -> Alice: Bob stored the key; Alice may store hers."""
+class KeySync:
+    """Alice -> Bob: the key ids Alice holds but has not stored (``final``: the session ends)."""
 
     block: int
-    key_id: str
-    stored_bits: int
+    key_ids: list[str]
+    final: bool
+
+
+@message(30)
+@dataclass(frozen=True)
+class KeySyncAck:
+    """Bob -> Alice: which of the listed keys Bob holds; he has stored them and dropped the rest."""
+
+    block: int
+    held: list[str]
 
 
 # Sifting's and reconciliation's messages, registered by name and imported on first use.

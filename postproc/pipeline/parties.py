@@ -2,6 +2,7 @@
 
 Per block (Alice drives; every arrow is one authenticated message)::
 
+    A -> B  KeySync(pending key ids)          B -> A  KeySyncAck(held ids)   (see below)
     A -> B  BlockStart(slots)                 B -> A  SiftAnnounce(slots, bases)
     A -> B  SiftReply(keep, classes)          B -> A  XBits (all sifted X bits, never key)
     A -> B  XErrors(m_X per class)            -- abort here if QBER_X > qber_max --
@@ -9,8 +10,19 @@ Per block (Alice drives; every arrow is one authenticated message)::
     B -> A  ZErrors(m_Z per class, decoded frames)
     A -> B  VerifyRequest(seed, tag)          B -> A  VerifyResult(ok)
     both    finite_key(observed counts, lambda_EC = ledger total)
-    A -> B  Amplify(l, Toeplitz seed, key id) B -> A  BlockDone (Bob stored)
-    both    first auth_replenish bits -> authentication pads, the rest -> key store
+    A -> B  Amplify(l, Toeplitz seed, key id)
+    both    the final key is held as pending (neither stored nor used for authentication yet)
+
+Key sync (two generals). The last message of a block can be lost, refused or cut off by a
+reconnect after one side has its key, so a key is not stored when it is made. At the start of
+every block and at the end of the session Alice lists the ids of her pending keys (she holds a
+key once hashed, right after sending Amplify); Bob stores those of them he holds, drops his other
+pending keys (Alice cannot have them) and answers which ids he holds (stored now or earlier); Alice
+stores those and drops the others. Bob can only hold keys Alice listed, and Alice stores only keys
+Bob has stored, so after any lost, duplicated, reordered or refused message the stores hold the
+same ids; an unanswered sync leaves Alice's keys pending for the next one. Storing a key means:
+its first ``auth_replenish`` bits are appended to the authentication pads, the rest goes to the key
+store; both sides do this in block order, so their pad streams stay identical.
 
 Each side keeps its own :class:`~postproc.ledger.LeakageLedger`; they count the same disclosed
 bits (syndromes, revealed bits, verification tag and outcome), so the key length both compute is
@@ -25,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +52,7 @@ from postproc.pipeline.report import BOUND_FIELDS, BlockReport, SessionReport
 from postproc.pipeline.stages import (
     amplify,
     finite_key_for,
+    first_offset,
     reconcile_api,
     sift_api,
     toeplitz_seed,
@@ -60,12 +74,19 @@ class _AbortError(Exception):
 
 
 @contextmanager
-def _timed(rep: BlockReport, stage: str) -> Iterator[None]:
+def _timed(
+    rep: BlockReport, stage: str, chan: AuthenticatedChannel | None = None
+) -> Iterator[None]:
+    """Wall time of a stage in ``rep.timings``; with ``chan``, the part of it spent waiting for
+    the peer in ``rep.waits`` (the stage's own work is the difference)."""
     t0 = time.perf_counter()
+    w0 = chan.stats.wait_s if chan is not None else 0.0
     try:
         yield
     finally:
         rep.timings[stage] = rep.timings.get(stage, 0.0) + time.perf_counter() - t0
+        if chan is not None:
+            rep.waits[stage] = rep.waits.get(stage, 0.0) + chan.stats.wait_s - w0
 
 
 def _qber(n: list[int], m: list[int]) -> float | None:
@@ -75,6 +96,16 @@ def _qber(n: list[int], m: list[int]) -> float | None:
 def _hint(prev_qber_z: float | None, qber_x: float | None) -> float:
     q = prev_qber_z if prev_qber_z is not None else qber_x
     return float(np.clip(QBER_HINT_DEFAULT if q is None else q, QBER_HINT_MIN, QBER_HINT_MAX))
+
+
+@dataclass(repr=False)
+class _PendingKey:
+    """A final key made but not yet stored (see the key sync above)."""
+
+    block: int
+    key: np.ndarray  # packed final key
+    n_bits: int
+    rep: BlockReport
 
 
 def replenish_split(key_length: int, replenish_bytes: int) -> int:
@@ -105,11 +136,42 @@ class _Party:
         self._auth_failures = 0
         self._timeouts = 0
         self.n_classes = len(cfg.mu)
+        self._pending: dict[str, _PendingKey] = {}
+        self._stored_ids: set[str] = set()
+
+    # ------------------------------------------------------------------------- key sync
+    def _hold(self, rep: BlockReport, key: np.ndarray, n_bits: int, key_id: str) -> None:
+        rep.key_id = key_id
+        self._pending[key_id] = _PendingKey(rep.block, key, n_bits, rep)
+
+    def _resolve(self, keep: set[str], ids: Iterable[str] | None = None) -> None:
+        """Store the pending keys in ``keep``, drop the others among ``ids`` (default: all)."""
+        todo = sorted(
+            (k for k in (self._pending if ids is None else ids) if k in self._pending),
+            key=lambda k: self._pending[k].block,
+        )
+        for key_id in todo:
+            pk = self._pending.pop(key_id)
+            if key_id in keep:
+                pk.rep.aborted = None  # e.g. Alice failed after Amplify left: Bob has it, so keep
+                with _timed(pk.rep, "store", self.chan):
+                    self._store(pk.rep, pk.key, pk.n_bits, key_id)
+                self._stored_ids.add(key_id)
+            else:
+                pk.rep.aborted = "key sync: the peer does not hold this block's key; dropped"
+                pk.rep.stored_bits = pk.rep.auth_bits = 0
+            pk.key[:] = 0
+            self._emit(pk.rep)
+
+    def _emit(self, rep: BlockReport) -> None:
+        if self.on_block is not None:
+            self.on_block(rep)
 
     # ------------------------------------------------------------------------ block wrapper
     def _run_block(self, rep: BlockReport, body: Callable[[BlockReport], None]) -> bool:
         """Run one block; return False when the session cannot go on."""
         t0 = time.perf_counter()
+        m0, w0 = self.chan.stats.messaging_s, self.chan.stats.wait_s
         go_on = True
         try:
             body(rep)
@@ -151,10 +213,23 @@ class _Party:
             rep.stored_bits = 0
             rep.auth_bits = 0
         rep.timings["total"] = time.perf_counter() - t0
+        rep.timings["messaging"] = self.chan.stats.messaging_s - m0
+        rep.waits["total"] = self.chan.stats.wait_s - w0
         self.report.blocks.append(rep)
-        if self.on_block is not None:
-            self.on_block(rep)
+        if rep.key_id not in self._pending:  # else reported once the key sync resolves it
+            self._emit(rep)
         return go_on
+
+    def _handshake_recv(self, kind: type):
+        """Hello / HelloAck: a refused frame (corrupted, cut, forged) is skipped, not fatal; the
+        peer retransmits the genuine one while it waits."""
+        for attempt in range(self.cfg.max_auth_failures):
+            try:
+                return self.chan.recv(kind)
+            except AuthenticationError:
+                if attempt + 1 == self.cfg.max_auth_failures:
+                    raise
+        raise AssertionError("unreachable")
 
     def _finish_report(self, t_start: float) -> SessionReport:
         self.report.processing_s = time.perf_counter() - t_start
@@ -169,7 +244,7 @@ class _Party:
         q = rep.qber_z
         if q and n_key_bits:
             rep.f_ec = ec / (n_key_bits * float(binary_entropy(q)))
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             fk = finite_key_for(self.cfg, rep.n_Z_key, rep.m_Z, rep.n_X, rep.m_X, ledger.total)
         rep.bounds = {k: getattr(fk, k) for k in BOUND_FIELDS if hasattr(fk, k)}
         return fk
@@ -183,7 +258,6 @@ class _Party:
         self.chan.replenish(auth_key)
         rep.auth_bits = a
         rep.stored_bits = int(rest.size)
-        rep.key_id = key_id
         if self.store is not None and rest.size:
             self.store.add(
                 uuid.UUID(key_id),
@@ -220,7 +294,7 @@ class AliceParty(_Party):
                 cfg.auth_replenish_bytes,
             )
         )
-        ack = self.chan.recv(pm.HelloAck)
+        ack = self._handshake_recv(pm.HelloAck)
         if not ack.accepted:
             raise ProtocolError(f"Bob refused the session: {ack.reason}")
         n = 0
@@ -230,22 +304,57 @@ class AliceParty(_Party):
             rep = BlockReport(blk.block, blk.first_slot, int(blk.log.shape[0]))
             if not self._run_block(rep, lambda r, blk=blk: self._block(r, blk)):
                 break
-        else:
-            self.chan.begin_block(n)
-            self.chan.send(pm.EndOfSession(n))
+        self._end(n)
         return self._finish_report(t_start)
+
+    def _sync(self, block: int, final: bool) -> None:
+        """Key sync: Bob stores what he holds of Alice's pending keys; Alice stores the same."""
+        ids = sorted(self._pending, key=lambda k: self._pending[k].block)
+        self.chan.send(pm.KeySync(block, ids, final))
+        ack = self.chan.recv(pm.KeySyncAck)
+        if ack.block != block or not set(ack.held) <= set(ids):
+            raise ProtocolError(f"KeySyncAck for block {ack.block} lists keys that were not asked")
+        self._resolve(set(ack.held), ids)
+
+    def _end(self, n: int) -> None:
+        """Final key sync, then EndOfSession; keys still unconfirmed after it are dropped."""
+        if self.report.error is None or self._pending:
+            for block in range(n, n + 3):
+                self.chan.begin_block(block)
+                try:
+                    self._sync(block, final=True)
+                    self.chan.send(pm.EndOfSession(block))
+                    break
+                except ChannelClosedError as exc:
+                    self.report.error = self.report.error or str(exc)
+                    break
+                except (ProtocolError, BlockAbortedError) as exc:
+                    self.chan.abort(str(exc))
+                    if isinstance(exc, ChannelTimeoutError):
+                        break
+        if self._pending:
+            self._resolve(set())
+            for b in self.report.blocks:
+                if b.aborted and b.aborted.startswith("key sync"):
+                    b.aborted = "key sync at the end of the session failed; dropped"
 
     def _block(self, rep: BlockReport, blk: sifting.AliceBlock) -> None:
         cfg, chan, b = self.cfg, self.chan, blk.block
+        self._sync(b, final=False)
         chan.send(pm.BlockStart(b, blk.first_slot, int(blk.log.shape[0])))
         sift = sift_api()
-        with _timed(rep, "sift"):
+        with _timed(rep, "sift", self.chan):
             announce = chan.recv(sift.SiftAnnounce)
-            reply, side, found = sift.alice_answer(
+            found = None
+            if self._offset is None:
+                found = first_offset(
+                    announce, blk.log, blk.first_slot, list(cfg.mu), self.max_offset_slots
+                )
+            reply, side, _ = sift.alice_answer(
                 announce,
                 blk.log,
                 blk.first_slot,
-                offset_slots=self._offset,
+                offset_slots=self._offset if found is None else found.offset_slots,
                 intensities=list(cfg.mu),
                 max_offset_slots=self.max_offset_slots,
             )
@@ -258,7 +367,7 @@ class AliceParty(_Party):
         rep.detections = announce.n
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
         # parameter estimation: Bob discloses his X bits, Alice counts the errors per class
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             xb = chan.recv(pm.XBits)
             if xb.block != b or xb.n_bits != sifted.x_bits.size:
                 raise ProtocolError(
@@ -273,7 +382,7 @@ class AliceParty(_Party):
         # reconciliation
         ledger = LeakageLedger()
         api = reconcile_api(cfg.reconcile_f_start)
-        with _timed(rep, "reconcile"):
+        with _timed(rep, "reconcile", self.chan):
             hint = _hint(self._prev_qber_z, rep.qber_x)
             layout = api.choose_layout(hint, api.config)
             n_key = layout.n_key
@@ -316,7 +425,7 @@ class AliceParty(_Party):
             raise _AbortError(f"all {result.n_frames} frames failed to reconcile", notify=False)
         key_packed = pack_bits(key_bits)
         # verification
-        with _timed(rep, "verify"):
+        with _timed(rep, "verify", self.chan):
             chan.send(
                 verify.alice_request(b, key_packed, key_bits.size, cfg.eps_cor, self.rng, ledger)
             )
@@ -330,15 +439,13 @@ class AliceParty(_Party):
         if rep.key_length <= 0:
             chan.send(pm.Amplify(b, 0, np.zeros(0, np.uint8), key_id))
             raise _AbortError(f"finite key: {fk.abort_reason or 'no key'}", notify=False)
-        with _timed(rep, "amplify"):
+        with _timed(rep, "amplify", self.chan):
             seed = toeplitz_seed(self.rng, key_bits.size, rep.key_length)
+            # send first: Bob hashes while Alice does. Should Alice fail before holding her key,
+            # her next KeySync does not list it and Bob drops his copy.
             chan.send(pm.Amplify(b, rep.key_length, seed, key_id))
             final = amplify(key_packed, key_bits.size, seed, rep.key_length)
-        done = chan.recv(pm.BlockDone)
-        if done.key_id != key_id:
-            raise ProtocolError(f"BlockDone.key_id {done.key_id} is not {key_id}")
-        with _timed(rep, "store"):
-            self._store(rep, final, rep.key_length, key_id)
+        self._hold(rep, final, rep.key_length, key_id)
 
 
 def _check_x(rep: BlockReport, cfg: PipelineConfig) -> None:
@@ -360,8 +467,9 @@ class BobParty(_Party):
     def run(self, run: sifting.BobRun) -> SessionReport:
         t_start = time.perf_counter()
         cfg = self.cfg
+        run.start()
         self.chan.begin_block(0)
-        hello = self.chan.recv(pm.Hello)
+        hello = self._handshake_recv(pm.Hello)
         mine = pm.Hello(
             pm.PIPELINE_VERSION,
             cfg.protocol,
@@ -380,34 +488,53 @@ class BobParty(_Party):
             raise ProtocolError(f"Alice's session parameters differ from Bob's: {reason}")
         self.chan.send(pm.HelloAck(True, ""))
         block = 0
+        final_synced = False
         while True:
             self.chan.begin_block(block)
             try:
-                start = self.chan.recv((pm.BlockStart, pm.EndOfSession))
+                sync = self.chan.recv((pm.KeySync, pm.EndOfSession))
+                if isinstance(sync, pm.EndOfSession):
+                    break
+                self._on_sync(sync)
+                if sync.final:
+                    final_synced = True
+                    self.chan.recv(pm.EndOfSession)
+                    break
+                start = self.chan.recv(pm.BlockStart)
             except ChannelClosedError as exc:
-                self.report.error = str(exc)
+                if not final_synced:  # after the final sync a lost EndOfSession is harmless
+                    self.report.error = str(exc)
                 break
             except (ProtocolError, BlockAbortedError) as exc:
-                # a lost, late or forged BlockStart: give up this block, tell Alice
+                # a lost, late or forged block start: give up this block, tell Alice
                 rep = BlockReport(block, aborted=f"protocol error: {exc}")
                 self.chan.abort(str(exc))
                 self.report.blocks.append(rep)
-                if self.on_block is not None:
-                    self.on_block(rep)
+                self._emit(rep)
+                if isinstance(exc, ChannelTimeoutError):
+                    self._timeouts += 1
+                    if self._timeouts >= 2:
+                        self.report.error = f"peer silent in two consecutive blocks: {exc}"
+                        break
                 block += 1
                 continue
-            if isinstance(start, pm.EndOfSession):
-                break
             rep = BlockReport(start.block, start.first_slot, start.n_slots)
             if not self._run_block(rep, lambda r, s=start: self._block(r, run, s)):
                 break
             block = start.block + 1
+        self._resolve(set())  # anything still pending: Alice has not confirmed it, so not stored
         return self._finish_report(t_start)
+
+    def _on_sync(self, sync: pm.KeySync) -> None:
+        listed = set(sync.key_ids)
+        self._resolve(listed)
+        held = [k for k in sync.key_ids if k in self._stored_ids]
+        self.chan.send(pm.KeySyncAck(sync.block, held))
 
     def _block(self, rep: BlockReport, run: sifting.BobRun, start: pm.BlockStart) -> None:
         cfg, chan, b = self.cfg, self.chan, start.block
         sift = sift_api()
-        with _timed(rep, "sift"):
+        with _timed(rep, "sift", self.chan):
             det = run.block(start.first_slot, start.n_slots)
             rep.detections = len(det.slot)
             rep.sift_stats = {"double_clicks": int(np.count_nonzero(det.double))}
@@ -418,7 +545,7 @@ class BobParty(_Party):
             sifted = sifting.Sifted.from_side(side)
         rep.sift_stats["offset_slots"] = int(reply.offset_slots)
         rep.n_Z, rep.n_X = sifted.counts(self.n_classes)
-        with _timed(rep, "estimate"):
+        with _timed(rep, "estimate", self.chan):
             chan.send(pm.XBits(b, int(sifted.x_bits.size), pack_bits(sifted.x_bits)))
             xe = chan.recv(pm.XErrors)
             if xe.block != b or len(xe.m_X) != self.n_classes:
@@ -428,7 +555,7 @@ class BobParty(_Party):
         _check_x(rep, cfg)
         ledger = LeakageLedger()
         api = reconcile_api(cfg.reconcile_f_start)
-        with _timed(rep, "reconcile"):
+        with _timed(rep, "reconcile", self.chan):
             msg = chan.recv(api.SyndromeMsg)
             rep.reconcile_messages = 1
             n_key = msg_n_key(api, msg)
@@ -459,7 +586,7 @@ class BobParty(_Party):
         if key_bits.size == 0:
             raise _AbortError(f"all {result.n_frames} frames failed to reconcile", notify=False)
         key_packed = pack_bits(key_bits)
-        with _timed(rep, "verify"):
+        with _timed(rep, "verify", self.chan):
             res = verify.bob_check(
                 chan.recv(verify.VerifyRequest), b, key_packed, key_bits.size, cfg.eps_cor, ledger
             )
@@ -478,13 +605,11 @@ class BobParty(_Party):
         rep.key_length = mine
         if mine <= 0:
             raise _AbortError(f"finite key: {fk.abort_reason or 'no key'}", notify=False)
-        with _timed(rep, "amplify"):
+        with _timed(rep, "amplify", self.chan):
             if amp.seed.size != (key_bits.size + mine - 1 + 7) // 8:
                 raise ProtocolError("Amplify.seed is not n + l - 1 bits long")
             final = amplify(key_packed, key_bits.size, amp.seed, mine)
-        with _timed(rep, "store"):
-            self._store(rep, final, mine, str(uuid.UUID(amp.key_id)))
-        chan.send(pm.BlockDone(b, amp.key_id, rep.stored_bits))
+        self._hold(rep, final, mine, str(uuid.UUID(amp.key_id)))
 
 
 def msg_n_key(api, msg) -> int:

@@ -48,7 +48,8 @@ class BlockReport:
     stored_bits: int = 0
     key_id: str | None = None
     aborted: str | None = None
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # wall seconds per stage; "messaging" overlaps
+    waits: dict = field(default_factory=dict)  # of which blocked waiting for the peer
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -78,7 +78,7 @@ def run_local(
             advance(1)
 
         result: PairResult = run_pair(
-            alice_iter,
+            sources.prefetch(alice_iter),
             bob_run,
             cfg,
             alice_store=a_store,
@@ -234,12 +234,16 @@ def party(
     rec = open_recording(recording)
     cfg = recording_config(rec.meta, block_slots, timeout_s=timeout)
     raw = (
-        chmod.listen(*_endpoint(listen), timeout=timeout)
+        chmod.listen(*_endpoint(listen), timeout=timeout, reconnect=True)
         if listen
-        else chmod.connect(*_endpoint(connect), timeout=timeout)
+        else chmod.connect(*_endpoint(connect), timeout=timeout, reconnect=True)
     )
     chan = AuthenticatedChannel(
-        raw, role, AuthKeys.from_secret(secret, tag_bits=cfg.auth_tag_bits), timeout=timeout
+        raw,
+        role,
+        AuthKeys.from_secret(secret, tag_bits=cfg.auth_tag_bits),
+        timeout=timeout,
+        retransmit_s=cfg.retransmit_s,
     )
     store = open_store(store_path)
     rng = np.random.default_rng(seed)
@@ -248,7 +252,11 @@ def party(
     try:
         if role == "alice":
             p = AliceParty(chan, cfg, store, rng, printer)
-            report = p.run(sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots))
+            report = p.run(
+                sources.prefetch(
+                    sources.alice_blocks(rec.iter_alice(chunk_slots=1 << 22), block_slots)
+                )
+            )
         else:
             p = BobParty(chan, cfg, store, rng, printer)
             report = p.run(bob_run_from_events(lambda: rec.iter_bob(), rec.meta, seed=seed))

@@ -10,6 +10,7 @@ on the first block). The basis-reconciliation messages and party functions are s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -65,9 +66,31 @@ class BobRun:
         self._det = detections
         self.offset = 0  # Alice slot = Bob slot + offset, as last announced by Alice
         self._next_lo = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Compute the detections in a background thread (Bob's clock recovery then overlaps
+        with Alice preparing her first block); :attr:`detections` waits for it."""
+        if not callable(self._det) or self._thread is not None:
+            return
+
+        def work() -> None:
+            try:
+                self._det = self._det()
+            except BaseException as exc:  # re-raised where the detections are needed
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, name="bob-detections", daemon=True)
+        self._thread.start()
 
     @property
     def detections(self):
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
         if callable(self._det):
             self._det = self._det()
         return self._det

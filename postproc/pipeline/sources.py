@@ -10,8 +10,11 @@ time out of the pipeline's real-time factor.)
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,6 +36,52 @@ def alice_blocks(chunks: Iterable[np.ndarray], block_slots: int) -> Iterator[Ali
             rest = data[block_slots:]
             buf, have = ([rest] if rest.size else []), rest.size
             block += 1
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, ``depth`` items ahead.
+
+    Alice's next block (reading or unpacking her log: numpy work that releases the GIL) is then
+    prepared while the protocol waits for Bob, instead of after. Exceptions reach the consumer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            put((_DONE, exc))
+            return
+        put((_DONE, None))
+
+    th = threading.Thread(target=produce, name="prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, tuple) and len(item) == 2 and item[0] is _DONE:
+                if item[1] is not None:
+                    raise item[1]
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 class SimulatedLink:

@@ -135,6 +135,37 @@ def sift_api() -> types.SimpleNamespace:
     )
 
 
+def first_offset(
+    announce, alice_log: np.ndarray, log_start: int, intensities: list[float], max_offset: int
+):  # -> postproc.sift.offset.OffsetResult
+    """Sifting's offset search on the first block, handed only the part of Alice's log it reads.
+
+    ``find_offset`` correlates windows of 2^20 of Bob's slots, from his first detection + R on,
+    until 20 000 detections took part, against Alice's slots within R of them; it also derives
+    the decoy weights from the class counts of the log it is given. Handing it the whole block
+    (1e8 slots) made those counts the dominant cost of the first block; the slice below covers
+    every slot the windows touch (the weights then come from that slice: a constant shift of the
+    correlation, the same peak).
+    """
+    from postproc.sift.bb84 import decode_announce
+    from postproc.sift.offset import find_offset
+
+    window, min_det, max_windows = 1 << 20, 20_000, 32  # find_offset's defaults
+    slots_b, _ = decode_announce(announce)
+    if slots_b.size:
+        lo = int(slots_b[0])
+        if int(slots_b[-1]) - lo > 2 * max_offset + window:
+            lo += max_offset
+        i0 = int(np.searchsorted(slots_b, lo))
+        k = min(i0 + min_det - 1, slots_b.size - 1)
+        n_win = min(max_windows, max(1, (int(slots_b[k]) - lo) // window + 1))
+        a0 = max(log_start, lo - max_offset)
+        a1 = min(log_start + alice_log.shape[0], lo + n_win * window + max_offset)
+        if a1 - a0 >= window:
+            alice_log, log_start = alice_log[a0 - log_start : a1 - log_start], a0
+    return find_offset(slots_b, alice_log, log_start, intensities, max_offset_slots=max_offset)
+
+
 def bob_detections(meta: dict, chunks, seed: int | None):  # -> BobDetections
     """Bob's side of sifting over his whole run: clock recovery, gating, squashing."""
     from postproc.sift.run import SiftOptions

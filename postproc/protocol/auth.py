@@ -12,8 +12,9 @@ sequence numbers skipped by a lost message) is counted in :class:`AuthStats`.
 Frame layout (little-endian)::
 
     0  magic b"QKPA" | 4 version u8 | 5 direction u8 (0 = A->B, 1 = B->A) | 6 reserved u16
-    8  seq u64 | 16 block u64 | 24 index u32 (message number within the block)
-    28 codec frame (see :mod:`postproc.protocol.codec`) | tag (tag_bits / 8 bytes)
+    8  seq u64 | 16 ack i64 (last seq accepted from the peer, -1 = none) | 24 block u64
+    32 index u32 (message number within the block)
+    36 codec frame (see :mod:`postproc.protocol.codec`) | tag (tag_bits / 8 bytes)
 
 The receiver accepts a frame only if it parses, comes from the other direction, has
 ``seq > last accepted seq`` (so a replayed or reordered older frame is refused without touching
@@ -24,12 +25,24 @@ though sequence numbers may legitimately skip (frames of an aborted block). Ever
 :class:`Abort`), and both sides move on to the next block. Frames that fail authentication but
 claim an older block are counted and ignored, so a late replay cannot abort a later block.
 
+Loss and reconnects. A sender keeps the frames the peer has not acknowledged (``ack`` in the
+peer's frames); while it waits for the peer it retransmits them, byte for byte, after 1, 2, 4, ...
+retransmission intervals of silence, and at once after the raw channel reports a reconnect
+(:class:`~postproc.protocol.channel.ChannelResetError`). A retransmission is the same message
+under the same tag, so it uses no new pad and reveals nothing new. The receiver drops a frame that
+is a byte-exact copy of one of the last 64 it accepted (a retransmission or a
+replay: it is never acted on twice; counted in ``AuthStats.duplicates``); any other frame with an
+old sequence number is refused as replayed or reordered. A lost message is thus recovered without
+aborting the block, as long as the sender goes on to wait for the peer; a lost message followed by
+another from the same sender shows up as a gap in the message indices and aborts the block.
+
 Security per forgery attempt: ``AuthHasher.forgery_bound(len(frame))`` (about 2^-64 with the
 default 64-bit tags); attempts add up (union bound).
 
-Known limit (two generals): the last message of a block can be lost after one side committed.
-The sides then hold different pad streams and every later frame fails authentication, which stops
-the session with "authentication failed" errors rather than producing unauthenticated key.
+Two generals: a block's last message can be lost or refused after one side has its key. The
+pipeline therefore never stores a key, nor refills the pads from it, until a key-sync exchange
+has established that both sides hold it (:mod:`postproc.pipeline.parties`); pads are appended in
+block order on both sides, so the pad streams stay identical whichever side commits first.
 """
 
 from __future__ import annotations
@@ -37,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +58,17 @@ import numpy as np
 
 from postproc.errors import BlockAbortedError, ProtocolError
 from postproc.protocol import codec
-from postproc.protocol.channel import Channel
+from postproc.protocol.channel import Channel, ChannelResetError, ChannelTimeoutError
 from postproc.protocol.uhash import AuthHasher
 
 AUTH_MAGIC = b"QKPA"
-AUTH_VERSION = 1
-AUTH_HEADER = struct.Struct("<4sBBHQQI")  # 28 bytes
+AUTH_VERSION = 2
+AUTH_HEADER = struct.Struct("<4sBBHQqQI")  # 36 bytes
 ALICE, BOB = 0, 1
 ROLES = {"alice": ALICE, "bob": BOB}
 DEFAULT_TAG_BITS = 64
 DEFAULT_LANES = 2
+ACCEPTED_KEPT = 64  # accepted frames remembered to recognise retransmitted copies
 
 
 @codec.message(1)
@@ -109,6 +124,17 @@ class PadStream:
     def available_bits(self, next_seq: int) -> int:
         return 8 * max(0, self._base + len(self._buf) - next_seq * self.pad_bytes)
 
+    @property
+    def end(self) -> int:
+        """Stream offset one past the last byte appended so far."""
+        return self._base + len(self._buf)
+
+    def same_as(self, other: PadStream) -> bool:
+        """Both streams hold the same bytes at every offset both still hold (tests)."""
+        lo, hi = max(self._base, other._base), min(self.end, other.end)
+        a = self._buf[lo - self._base : hi - self._base]
+        return hmac.compare_digest(bytes(a), bytes(other._buf[lo - other._base : hi - other._base]))
+
 
 @dataclass
 class AuthKeys:
@@ -154,6 +180,12 @@ class AuthStats:
     received: int = 0
     rejected: int = 0
     ignored_stale: int = 0
+    duplicates: int = 0  # byte-exact copies of accepted frames, dropped
+    retransmitted: int = 0  # frames this side sent again (same bytes, same tag, no new pad)
+    resets: int = 0  # raw-channel reconnects seen
+    bytes_sent: int = 0  # frame bytes handed to the link, retransmissions included
+    messaging_s: float = 0.0  # encoding, hashing, tagging, checking, decoding, handing to the link
+    wait_s: float = 0.0  # blocked waiting for the peer's next frame
     pad_bits_used: list[int] = field(default_factory=lambda: [0, 0])  # per direction
     hash_key_bits: int = 0
     replenished_bits: int = 0
@@ -165,6 +197,12 @@ class AuthStats:
             "received": self.received,
             "rejected": self.rejected,
             "ignored_stale": self.ignored_stale,
+            "duplicates": self.duplicates,
+            "retransmitted": self.retransmitted,
+            "resets": self.resets,
+            "bytes_sent": self.bytes_sent,
+            "messaging_seconds": self.messaging_s,
+            "wait_seconds": self.wait_s,
             "pad_bits_used_ab": self.pad_bits_used[0],
             "pad_bits_used_ba": self.pad_bits_used[1],
             "hash_key_bits": self.hash_key_bits,
@@ -183,6 +221,7 @@ class AuthenticatedChannel:
         *,
         timeout: float | None = 60.0,
         window: int = 1 << 16,
+        retransmit_s: float = 2.0,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be 'alice' or 'bob', got {role!r}")
@@ -197,12 +236,15 @@ class AuthenticatedChannel:
         ]
         self.timeout = timeout
         self.window = window
+        self.retransmit_s = retransmit_s
         self.block = 0
         self._send_seq = 0
         self._send_index = 0
         self._last_seq = -1
         self._recv_index = 0
         self._stash: tuple[int, int, Any] | None = None
+        self._unacked: list[tuple[int, bytes]] = []  # (seq, frame) the peer has not acknowledged
+        self._accepted: dict[int, bytes] = {}  # seq -> frame, the last ACCEPTED_KEPT accepted
         self.stats = AuthStats(hash_key_bits=8 * sum(len(k) for k in keys.hash_keys))
 
     # ------------------------------------------------------------------------------ blocks
@@ -227,18 +269,57 @@ class AuthenticatedChannel:
 
     # -------------------------------------------------------------------------------- send
     def send(self, msg: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._send(msg)
+        finally:
+            self.stats.messaging_s += time.perf_counter() - t0
+
+    def _send(self, msg: Any) -> None:
+        seq = self._send_seq
         body = AUTH_HEADER.pack(
-            AUTH_MAGIC, AUTH_VERSION, self._out, 0, self._send_seq, self.block, self._send_index
+            AUTH_MAGIC,
+            AUTH_VERSION,
+            self._out,
+            0,
+            seq,
+            self._last_seq,
+            self.block,
+            self._send_index,
         ) + codec.encode(msg)
         pads = self.keys.pads[self._out]
-        pad = pads.pad(self._send_seq)
+        pad = pads.pad(seq)
         tag = _xor(self._hash[self._out].hash(body), pad)
         self._send_seq += 1
         self._send_index += 1
         pads.discard_before(self._send_seq)
         self.stats.pad_bits_used[self._out] += 8 * len(pad)
         self.stats.sent += 1
-        self.channel.send(body + tag)
+        frame = body + tag
+        self.stats.bytes_sent += len(frame)
+        self._unacked.append((seq, frame))
+        try:
+            self.channel.send(frame)
+        except ChannelResetError:
+            self.stats.resets += 1
+            self._retransmit()
+
+    def _retransmit(self) -> None:
+        """Send every unacknowledged frame again, unchanged (a reset during it: start over)."""
+        for _ in range(8):
+            try:
+                for _seq, frame in self._unacked:
+                    self.channel.send(frame)
+                    self.stats.retransmitted += 1
+                    self.stats.bytes_sent += len(frame)
+                return
+            except ChannelResetError:
+                self.stats.resets += 1
+        raise ProtocolError("the connection keeps breaking while retransmitting")
+
+    def _acked(self, ack: int) -> None:
+        if self._unacked and self._unacked[0][0] <= ack:
+            self._unacked = [(q, f) for q, f in self._unacked if q > ack]
 
     def abort(self, reason: str) -> None:
         """Tell the peer this side aborts the current block (best effort: the link may be gone)."""
@@ -256,7 +337,7 @@ class AuthenticatedChannel:
         n_min = AUTH_HEADER.size + codec.HEADER_SIZE + self._tag_bytes
         if len(frame) < n_min:
             raise self._reject(f"truncated frame: {len(frame)} bytes, a frame has at least {n_min}")
-        magic, version, direction, reserved, seq, block, index = AUTH_HEADER.unpack_from(frame)
+        magic, version, direction, reserved, seq, ack, block, index = AUTH_HEADER.unpack_from(frame)
         if magic != AUTH_MAGIC:
             raise self._reject(f"bad frame magic {magic!r} at offset 0")
         if version != AUTH_VERSION:
@@ -284,6 +365,9 @@ class AuthenticatedChannel:
             if stale:
                 self.stats.ignored_stale += 1
                 return None
+            if self._accepted.get(seq) == frame:
+                self.stats.duplicates += 1
+                return None
             raise self._reject(
                 f"replayed or reordered message: seq {seq} <= last accepted seq {self._last_seq}"
             )
@@ -302,6 +386,10 @@ class AuthenticatedChannel:
         self.stats.pad_bits_used[self._in] += 8 * pads.pad_bytes * (seq - self._last_seq)
         self._last_seq = seq
         pads.discard_before(seq + 1)
+        self._acked(ack)
+        self._accepted[seq] = bytes(frame)
+        if len(self._accepted) > ACCEPTED_KEPT:
+            del self._accepted[min(self._accepted)]
         try:
             msg = codec.decode(body[AUTH_HEADER.size :])
         except ProtocolError as exc:
@@ -321,8 +409,12 @@ class AuthenticatedChannel:
                     )
                 self._stash = None
             else:
-                frame = self.channel.recv(self.timeout if timeout is None else timeout)
-                opened = self._open(frame)
+                frame = self._next_frame(self.timeout if timeout is None else timeout)
+                t0 = time.perf_counter()
+                try:
+                    opened = self._open(frame)
+                finally:
+                    self.stats.messaging_s += time.perf_counter() - t0
                 if opened is None:
                     continue
             block, index, msg = opened
@@ -355,6 +447,33 @@ class AuthenticatedChannel:
                     f"block {block}: expected {names}, got {type(msg).__qualname__} (out of step)"
                 )
             return msg
+
+    def _next_frame(self, timeout: float | None) -> bytes:
+        """The next raw frame; while waiting, retransmit unacknowledged frames (backing off)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = self.retransmit_s
+        while True:
+            wait = interval if deadline is None else min(interval, deadline - time.monotonic())
+            t0 = time.perf_counter()
+            try:
+                frame = self.channel.recv(max(wait, 0.0))
+            except ChannelResetError:
+                self.stats.wait_s += time.perf_counter() - t0
+                self.stats.resets += 1
+                self._retransmit()
+                continue
+            except ChannelTimeoutError:
+                self.stats.wait_s += time.perf_counter() - t0
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ChannelTimeoutError(
+                        f"no message from the peer within {timeout:g} s (block {self.block})"
+                    ) from None
+            else:
+                self.stats.wait_s += time.perf_counter() - t0
+                return frame
+            if self._unacked:
+                self._retransmit()
+            interval = min(2 * interval, 60.0)
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
