@@ -41,7 +41,8 @@ from postproc.ledger import LeakageLedger
 from postproc.reconcile.decoder import (
     channel_llr,
     decode_layered_fixed,
-    decode_minsum,
+    decode_minsum_warm,
+    minsum_messages,
     quantize_llr,
 )
 from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
@@ -70,6 +71,12 @@ class ReconcileConfig:
     alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
     stall: int = 12  # float decoder: give up after this many iterations without progress
     decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
+    # float decoder: after a failed round keep the messages and posteriors and continue with the
+    # revealed bits pinned (warm restart) instead of decoding from scratch
+    warm: bool = True
+    # float decoder: reveal the key bits with the smallest |posterior| of the failed round
+    # (False: the bits the decoder flipped, then in index order)
+    reveal_posterior: bool = True
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
     msg_bits: int = 6
@@ -214,6 +221,8 @@ class BobState:
     noisy: np.ndarray  # uint8 (frames x N): Bob's key bits as received
     pending: np.ndarray  # int32 frames awaiting reveal values
     pending_pos: np.ndarray  # int32 (len(pending) x reveal_size)
+    post: np.ndarray | None = None  # float32 (frames x n) posteriors after the last round
+    msgs: np.ndarray | None = None  # float32 messages (warm restart), see decode_minsum_warm
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     iterations: int = 0
@@ -264,8 +273,25 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     llr = state.llr[which]
     synd = state.synd[which]
     if cfg.decoder == "float":
-        out, it, ok = decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
-                                   stall=cfg.stall)
+        if cfg.warm and state.msgs is not None and state.round > 1:
+            post = state.post[which]
+            msgs = state.msgs[which]
+        else:
+            post = llr.copy()
+            msgs = minsum_messages(code, which.size)
+        out, it, ok = decode_minsum_warm(code, post, msgs, synd, max_iter=cfg.max_iter,
+                                         alpha=cfg.alpha, stall=cfg.stall)
+        if state.post is None:
+            state.post = np.zeros_like(state.llr)
+        state.post[which] = post
+        if cfg.warm:
+            if state.msgs is None and which.size == state.llr.shape[0]:
+                state.msgs = msgs  # round one decodes every frame: keep its array
+            elif state.msgs is None:
+                state.msgs = minsum_messages(code, state.llr.shape[0])
+                state.msgs[which] = msgs
+            else:
+                state.msgs[which] = msgs
     else:
         ql = quantize_llr(llr, cfg.llr_scale, cfg.post_bits)
         out, it, ok = decode_layered_fixed(
@@ -293,12 +319,20 @@ def _reply(state: BobState) -> BobReply:
         open_p = punct_rev[~state.revealed[f, punct_rev]]
         take = open_p[:d]
         if take.size < d:
-            # least reliable key bits after the failed decoding (Bob's posterior is gone, the
-            # channel LLR plus the decision disagreement is what he has): smallest |LLR| first
             cand = lay.key_pos[~state.revealed[f, lay.key_pos]]
-            score = np.abs(state.llr[f, cand]) + 1e-3 * np.arange(cand.size)
-            score = np.where(state.decoded[f, cand] != (state.llr[f, cand] < 0), -1.0, score)
-            extra = cand[np.argsort(score, kind="stable")[: d - take.size]]
+            k = d - take.size
+            if state.post is not None and state.cfg.reveal_posterior:
+                # least reliable key bits of the failed round: smallest |posterior| (ties: index)
+                score = np.abs(state.post[f, cand])
+                part = (np.argpartition(score, k - 1)[:k] if k < cand.size
+                        else np.arange(cand.size))
+                extra = cand[np.sort(part)]
+            else:
+                # the bits the decoder flipped against the channel first, then in index order
+                score = np.abs(state.llr[f, cand]) + 1e-3 * np.arange(cand.size)
+                score = np.where(state.decoded[f, cand] != (state.llr[f, cand] < 0), -1.0,
+                                 score)
+                extra = cand[np.argsort(score, kind="stable")[:k]]
             take = np.concatenate([take, extra])
         pos[row] = take
     state.pending = failed
@@ -384,7 +418,11 @@ def bob_continue(
     vals = unpack_bits(msg.values, pos.size)
     ledger.add("revealed", int(pos.size))
     state.revealed[rows, pos] = True
-    state.llr[rows, pos] = np.where(vals != 0, -_KNOWN_LLR, _KNOWN_LLR)
+    known = np.where(vals != 0, -_KNOWN_LLR, _KNOWN_LLR).astype(np.float32)
+    if state.post is not None:
+        # posterior = channel + messages: swap the channel part of the revealed bits
+        state.post[rows, pos] += known - state.llr[rows, pos]
+    state.llr[rows, pos] = known
     state.round += 1
     _decode(state, state.pending.astype(np.int64))
     return _reply(state)
