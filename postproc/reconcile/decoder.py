@@ -222,15 +222,16 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
 
 @numba.njit(cache=True, parallel=True)
 def _decode_warm_batch(
-    ptr, col, sh, Z, L, R, synd, max_iter, alpha, offset, stall, out, iters, ok, trace
+    ptr, col, sh, Z, L, R, synd, sel, max_iter, alpha, offset, stall, out, iters, ok, trace
 ):
-    for f in prange(L.shape[0]):
+    for j in prange(sel.shape[0]):
+        f = sel[j]
         it, good = _minsum_run(
-            ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, alpha, offset, stall, out[f],
-            trace[f],
+            ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, alpha, offset, stall, out[j],
+            trace[j],
         )
-        iters[f] = it
-        ok[f] = good
+        iters[j] = it
+        ok[j] = good
 
 
 @numba.njit(cache=True, parallel=True)
@@ -397,6 +398,7 @@ def decode_minsum_warm(
     offset: float = 0.0,
     stall: int = 0,
     trace: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`decode_minsum` that continues from a previous state instead of starting afresh.
 
@@ -405,8 +407,10 @@ def decode_minsum_warm(
     so the next call (e.g. after a blind round revealed bits: add the change of the channel LLR
     to ``post``) picks up the messages where this one stopped. Cold start (``post`` = channel
     LLR, ``msgs`` = 0) gives exactly :func:`decode_minsum`. ``trace`` (frames x k int32, optional)
-    receives the number of unsatisfied checks after each of the first k iterations (stall > 0).
-    Returns (hard decisions, iterations of this call, converged)."""
+    receives the progress metric after each of the first k iterations (stall > 0; see
+    :func:`_minsum_run`). ``frames`` (optional indices) decodes only those frames, in place in
+    the full arrays (no copies of the messages). Returns (hard decisions, iterations of this
+    call, converged) for the decoded frames, in the order of ``frames``."""
     ptr, col, sh = _layers_of(code.base)
     F = post.shape[0]
     if post.dtype != np.float32 or not post.flags.c_contiguous or post.shape != (F, code.n):
@@ -419,13 +423,17 @@ def decode_minsum_warm(
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
     if S.shape[0] != F:
         raise ValueError(f"syndrome: {S.shape[0]} frames but post has {F}")
-    tr = np.zeros((F, 0), np.int32) if trace is None else trace
-    out = np.zeros((F, code.n), dtype=np.uint8)
-    iters = np.zeros(F, dtype=np.int32)
-    ok = np.zeros(F, dtype=np.bool_)
+    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64)
+    if sel.size and (sel.min() < 0 or sel.max() >= F):
+        raise ValueError(f"frames: index out of range for {F} frames")
+    G = sel.size
+    tr = np.zeros((G, 0), np.int32) if trace is None else trace
+    out = np.zeros((G, code.n), dtype=np.uint8)
+    iters = np.zeros(G, dtype=np.int32)
+    ok = np.zeros(G, dtype=np.bool_)
     _decode_warm_batch(
-        ptr, col, sh, code.Z, post, msgs, S, int(max_iter), np.float32(alpha), np.float32(offset),
-        int(stall), out, iters, ok, tr,
+        ptr, col, sh, code.Z, post, msgs, S, sel, int(max_iter), np.float32(alpha),
+        np.float32(offset), int(stall), out, iters, ok, tr,
     )
     return out, iters, ok
 
