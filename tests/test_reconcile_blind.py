@@ -113,3 +113,29 @@ def test_round_trip_with_fixed_point_decoder():
     assert ra.kept.size >= 16 and np.array_equal(ra.kept, rb.kept)
     assert (ra.key != rb.key).any(axis=1).sum() <= 1
     assert la.as_dict() == lb.as_dict()
+
+
+@pytest.mark.parametrize("reveal", ["flipped", "posterior", "mixed"])
+@pytest.mark.parametrize("warm", [True, False])
+def test_reveal_rules_and_cold_restart_round_trip(reveal, warm):
+    cfg = replace(HW, reveal=reveal, warm=warm, f_start=1.05)  # round one mostly fails
+    lay = choose_layout(0.05, cfg)
+    rng = np.random.default_rng(17)
+    F = 24
+    a = rng.integers(0, 2, (F, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, rng, cfg)
+    assert rb.rounds.mean() > 1.5  # the reveal rounds did the work
+    assert ra.kept.size >= F * 0.8 and np.array_equal(ra.kept, rb.kept)
+    assert (ra.key != rb.key).any(axis=1).sum() <= 1
+    assert la.as_dict() == lb.as_dict()
+    extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
+    assert la.entries.get("revealed", 0) == extra
+    assert rb.iterations >= F
+
+
+def test_config_rejects_unknown_reveal_rule():
+    from postproc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reveal"):
+        ReconcileConfig(reveal="random")

@@ -10,12 +10,15 @@ Exchange (one batch; every message is a frozen dataclass, every step a pure part
 1. Alice: :func:`alice_start` -> :class:`SyndromeMsg` (code, layout, packed syndromes).
 2. Bob: :func:`bob_start` decodes every frame; he answers :class:`BobReply` with the per-frame
    success flags and, for each failed frame, the ``reveal`` positions he asks for: first the
-   remaining punctured positions (last punctured first), then his least reliable key bits (smallest
-   ``|LLR|`` after the failed decoding); ``D`` bits per round for 6 rounds, then doubling
-   (:meth:`Layout.reveal_after`).
+   remaining punctured positions (last punctured first), then key bits chosen from his failed
+   decoding (``ReconcileConfig.reveal``: by default the bits it decided against the channel,
+   then the smallest ``|posterior|``); ``D`` bits per round for 6 rounds, then doubling
+   (:meth:`Layout.reveal_after`). A round gives up after ``stall`` iterations without progress.
 3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
-4. Bob: :func:`bob_continue` re-decodes the still failing frames with the revealed bits known;
-   back to 3 until every frame decoded or ``max_rounds`` decoding rounds were made; the last
+4. Bob: :func:`bob_continue` pins the revealed bits and continues decoding the still failing
+   frames from where their last round stopped (warm restart: the float decoder's messages and
+   posteriors are kept, the revealed bits' channel LLRs are swapped for certainties); back to 3
+   until every frame decoded or ``max_rounds`` decoding rounds were made; the last
    :class:`BobReply` has ``final=True``. Frames that still fail are discarded by both parties
    (:func:`alice_finish`, :func:`bob_finish`) and counted, never passed on.
 
@@ -25,7 +28,8 @@ carries m bits, but with untainted puncturing the p punctured columns of H are i
 them are used up by Alice's fresh random punctured bits and only ``m - p`` concern the key
 (Martinez-Mateo et al. 2012); a revealed punctured bit gives that bit back (+1). Shortened bits are
 public constants (no leakage). Bob's success flags and requested positions are functions of the
-error pattern only (min-sum is symmetric in the transmitted word), not of Alice's key.
+error pattern only (min-sum is symmetric in the transmitted word: posterior magnitudes and
+"decided against the channel" depend on the errors alone), not of Alice's key.
 """
 
 from __future__ import annotations
@@ -76,9 +80,12 @@ class ReconcileConfig:
     # float decoder: after a failed round keep the messages and posteriors and continue with the
     # revealed bits pinned (warm restart) instead of decoding from scratch
     warm: bool = True
-    # float decoder: reveal the key bits with the smallest |posterior| of the failed round
-    # (False: the bits the decoder flipped, then in index order)
-    reveal_posterior: bool = True
+    # which key bits Bob asks for after a failed round: "flipped" = the bits his decoding
+    # flipped against the channel, then in index order; "posterior" = smallest |posterior|
+    # (float decoder; the fixed one always uses "flipped"); "mixed" = flipped ones first, each
+    # group by smallest |posterior|. Measured on n32k (100 frames, f): mixed 1.412 / 1.289 /
+    # 1.188 at 0.5 / 2 / 5 %, flipped 1.443 / 1.288 / 1.190; posterior alone is worst at 1 %.
+    reveal: str = "mixed"
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
     msg_bits: int = 6
@@ -86,6 +93,8 @@ class ReconcileConfig:
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
             raise ConfigError(f"max_rounds must be >= 1, got {self.max_rounds}")
+        if self.reveal not in ("flipped", "posterior", "mixed"):
+            raise ConfigError(f"reveal must be flipped/posterior/mixed, got {self.reveal!r}")
         if self.decoder not in ("float", "fixed"):
             raise ConfigError(f"decoder must be 'float' or 'fixed', got {self.decoder!r}")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
@@ -312,9 +321,14 @@ def _reply(state: BobState) -> BobReply:
         if take.size < d:
             cand = lay.key_pos[~state.revealed[f, lay.key_pos]]
             k = d - take.size
-            if state.post is not None and state.cfg.reveal_posterior:
-                # least reliable key bits of the failed round: smallest |posterior| (ties: index)
+            mode = state.cfg.reveal if state.post is not None else "flipped"
+            if mode != "flipped":
+                # least reliable key bits of the failed round: smallest |posterior|; "mixed"
+                # puts the bits decided against the channel first
                 score = np.abs(state.post[f, cand])
+                if mode == "mixed":
+                    flip = (state.post[f, cand] < 0) != (state.llr[f, cand] < 0)
+                    score = np.where(flip, score - np.float32(1e6), score)
                 part = (np.argpartition(score, k - 1)[:k] if k < cand.size
                         else np.arange(cand.size))
                 extra = cand[np.sort(part)]
@@ -429,6 +443,7 @@ class ReconcileResult:
     n_failed: int
     rounds: np.ndarray  # int32 decoding rounds per frame (Bob's side; empty for Alice)
     errors: np.ndarray  # int64 errors Bob corrected per kept frame (Bob's side; empty for Alice)
+    iterations: int = 0  # decoder iterations over all frames and rounds (Bob's side)
 
     @property
     def observed_qber(self) -> float:
@@ -452,7 +467,7 @@ def bob_finish(state: BobState) -> ReconcileResult:
     key = state.decoded[kept][:, state.layout.key_pos]
     errors = (key != state.noisy[kept]).sum(axis=1).astype(np.int64)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
-                           state.rounds_used.copy(), errors)
+                           state.rounds_used.copy(), errors, state.iterations)
 
 
 def reconcile_local(
