@@ -36,7 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
+from numba import prange
 
 from postproc.bits import pack_bits, unpack_bits
 from postproc.errors import ConfigError, ProtocolError
@@ -304,6 +306,44 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     state.iterations += int(it.sum())
 
 
+@numba.njit(cache=True, parallel=True)
+def _reveal_scores(post, llr, decoded, revealed, keyp, frames, mode, out) -> None:
+    """Score of every key position per frame (smallest asked first; known bits: +inf).
+    mode 0 "flipped": decided against the channel first, then index order; 1 "posterior":
+    |posterior|; 2 "mixed": decided against the channel first, each group by |posterior|."""
+    n_key = keyp.size
+    for j in prange(frames.size):
+        f = frames[j]
+        for t in range(n_key):
+            v = keyp[t]
+            neg = llr[f, v] < 0
+            if revealed[f, v]:
+                out[j, t] = np.inf
+            elif mode == 0:
+                flip = (decoded[f, v] != 0) != neg
+                out[j, t] = t - n_key if flip else t
+            else:
+                p = post[f, v]
+                a = np.float64(abs(p))
+                out[j, t] = a - 1e6 if mode == 2 and (p < 0) != neg else a
+
+
+_REVEAL_MODES = {"flipped": 0, "posterior": 1, "mixed": 2}
+
+
+def _key_reveals(state: BobState, frames: np.ndarray, k: int) -> np.ndarray:
+    """``k`` not yet known key positions per frame (rows, increasing) that Bob asks for after a
+    failed round, by the rule ``cfg.reveal`` (the fixed-point path has no posterior: flipped)."""
+    keyp = state.layout.key_pos
+    mode = _REVEAL_MODES[state.cfg.reveal] if state.post is not None else 0
+    post = state.post if state.post is not None else state.llr
+    score = np.empty((frames.size, keyp.size), dtype=np.float64)
+    _reveal_scores(post, state.llr, state.decoded, state.revealed, keyp,
+                   frames.astype(np.int64), mode, score)
+    part = np.argpartition(score, k - 1, axis=1)[:, :k]
+    return keyp[np.sort(part, axis=1)]
+
+
 def _reply(state: BobState) -> BobReply:
     failed = np.nonzero(~state.ok)[0].astype(np.int32)
     d = state.layout.reveal_after(state.round)
@@ -314,32 +354,17 @@ def _reply(state: BobState) -> BobReply:
                         np.zeros(0, np.int32))
     lay = state.layout
     pos = np.empty((failed.size, d), dtype=np.int32)
+    # punctured positions first (last punctured first), then key bits
     punct_rev = lay.punct_pos[::-1]
-    for row, f in enumerate(failed):
-        open_p = punct_rev[~state.revealed[f, punct_rev]]
-        take = open_p[:d]
-        if take.size < d:
-            cand = lay.key_pos[~state.revealed[f, lay.key_pos]]
-            k = d - take.size
-            mode = state.cfg.reveal if state.post is not None else "flipped"
-            if mode != "flipped":
-                # least reliable key bits of the failed round: smallest |posterior|; "mixed"
-                # puts the bits decided against the channel first
-                score = np.abs(state.post[f, cand])
-                if mode == "mixed":
-                    flip = (state.post[f, cand] < 0) != (state.llr[f, cand] < 0)
-                    score = np.where(flip, score - np.float32(1e6), score)
-                part = (np.argpartition(score, k - 1)[:k] if k < cand.size
-                        else np.arange(cand.size))
-                extra = cand[np.sort(part)]
-            else:
-                # the bits the decoder flipped against the channel first, then in index order
-                score = np.abs(state.llr[f, cand]) + 1e-3 * np.arange(cand.size)
-                score = np.where(state.decoded[f, cand] != (state.llr[f, cand] < 0), -1.0,
-                                 score)
-                extra = cand[np.argsort(score, kind="stable")[:k]]
-            take = np.concatenate([take, extra])
-        pos[row] = take
+    n_p = np.zeros(failed.size, dtype=np.int64)
+    for row, f in enumerate(failed) if lay.n_punct else ():
+        open_p = punct_rev[~state.revealed[f, punct_rev]][:d]
+        pos[row, : open_p.size] = open_p
+        n_p[row] = open_p.size
+    for np_k in np.unique(n_p):
+        sel = np.nonzero(n_p == np_k)[0]
+        if np_k < d:
+            pos[sel, np_k:] = _key_reveals(state, failed[sel], d - int(np_k))
     state.pending = failed
     state.pending_pos = pos
     return BobReply(state.round, False, state.ok.astype(np.uint8), failed, pos.reshape(-1))
