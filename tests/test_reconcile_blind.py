@@ -8,6 +8,7 @@ import pytest
 from postproc.errors import ProtocolError
 from postproc.ledger import LeakageLedger
 from postproc.reconcile.blind import (
+    FLAT_ROUNDS,
     ReconcileConfig,
     alice_reveal,
     alice_start,
@@ -31,7 +32,7 @@ def test_layout_bookkeeping():
     code = family_codes("hw")[-1]
     lay = make_layout(code, 40, 100, 7)
     sizes = [lay.reveal_after(r) for r in range(1, 12)]
-    assert sizes[:8] == [7] * 6 + [14, 28]
+    assert sizes == [7] * FLAT_ROUNDS + [14, 28][: 11 - FLAT_ROUNDS]
     assert sum(sizes) <= 40 + lay.n_key // 2  # budget: half the key stays unrevealed
     assert [lay.reveal_after(r) for r in range(12, 20)][-1] == 0
     allpos = np.concatenate([lay.punct_pos, lay.short_pos, lay.key_pos])
