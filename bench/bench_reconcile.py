@@ -14,8 +14,9 @@ Throughput, in key bits (N per frame) per second, two ways:
   protocol's max_iter/stall): ``mbps_per_core`` on one thread (CPU time), ``mbps_machine`` on all
   threads (wall time); ``ns_edge`` = CPU ns per edge-iteration there.
 
-``--old-frames K`` also runs the session-1 protocol settings (cold restart, reveals by channel
-order, stall 12) on the first K of the same frames: ``f_old``, ``mbps_per_core_blind_old``.
+``--old-frames K`` also runs the session-1 protocol settings (cold restart, reveals of the
+flipped bits then index order, stall 12, f_step 0.04, 6 flat rounds of at most 12) on the first K
+of the same frames: ``f_old``, ``mbps_per_core_blind_old``.
 
 ``ldpc`` BpDecoder (product_sum, same max_iter, per-bit channel
 probabilities: q on key bits, 0.5 punctured, 1e-9 shortened) decodes the first ``--ldpc-frames`` of
@@ -33,7 +34,12 @@ import numba
 import numpy as np
 
 from postproc.infotheory import binary_entropy
-from postproc.reconcile.blind import ReconcileConfig, choose_layout, reconcile_local
+from postproc.reconcile.blind import (
+    ReconcileConfig,
+    choose_layout,
+    make_layout,
+    reconcile_local,
+)
 from postproc.reconcile.cascade import cascade
 from postproc.reconcile.decoder import (
     channel_llr,
@@ -123,10 +129,14 @@ def run(args: argparse.Namespace) -> dict:
         old = {}
         if args.old_frames:
             K = min(F, args.old_frames)
-            cfg_old = replace(cfg, warm=False, reveal="flipped", stall=12)
+            cfg_old = replace(cfg, warm=False, reveal="flipped", stall=12, f_step=0.04,
+                              max_rounds=12, flat_rounds=6)
+            # same code and frames; the reveal size of the old f_step
+            lay_old = make_layout(code, lay.n_punct, lay.n_short,
+                                  max(1, int(np.ceil(0.04 * binary_entropy(q) * N))), 6)
             c0 = time.process_time()
             ra_o, _, la_o, _, _ = reconcile_local(a[:K], b[:K], q, np.random.default_rng(0),
-                                                  cfg_old, lay)
+                                                  cfg_old, lay_old)
             old = {"old_frames": K, "f_old": la_o.total / (K * N * float(binary_entropy(q))),
                    "fer_old": ra_o.n_failed / K,
                    "mbps_per_core_blind_old": K * N / (time.process_time() - c0) / 1e6}

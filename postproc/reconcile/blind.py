@@ -72,6 +72,7 @@ class ReconcileConfig:
     # for 10-20 % more iterations and 0-3 more round trips
     f_step: float = 0.03
     max_rounds: int = 16  # decoding rounds per frame, including the first
+    flat_rounds: int = FLAT_ROUNDS  # reveal rounds of size D before the size doubles
     # at most this fraction of n punctured. Measured on n32k (README): revealing Bob's least
     # reliable key bits helps our min-sum decoder far more than puncturing + opening punctured
     # bits (f 1.33 vs 1.48 at QBER 1 %), so the default adapts the rate by shortening only;
@@ -118,6 +119,7 @@ class Layout:
     punct_pos: np.ndarray = field(repr=False)
     short_pos: np.ndarray = field(repr=False)
     key_pos: np.ndarray = field(repr=False)
+    flat_rounds: int = FLAT_ROUNDS
 
     @property
     def n_key(self) -> int:
@@ -125,19 +127,22 @@ class Layout:
 
     def reveal_after(self, rnd: int) -> int:
         """Bits revealed per failing frame after decoding round ``rnd`` (1-based): ``D`` for the
-        first :data:`FLAT_ROUNDS` rounds, then doubling (``2D, 4D, ...``), so a few rounds step
+        first ``flat_rounds`` rounds, then doubling (``2D, 4D, ...``), so a few rounds step
         finely around the hint and the rest cover a badly wrong hint; capped so that at least
         half of the key bits stay unrevealed. Both parties compute it from the round number."""
         budget = self.n_punct + self.n_key // 2
         done = 0
         for r in range(1, rnd + 1):
-            nominal = self.reveal_size * (1 if r <= FLAT_ROUNDS else 2 ** (r - FLAT_ROUNDS))
+            flat = self.flat_rounds
+            nominal = self.reveal_size * (1 if r <= flat else 2 ** (r - flat))
             d = min(nominal, budget - done)
             done += d
         return max(d, 0)
 
 
-def make_layout(code: QCCode, n_punct: int, n_short: int, reveal_size: int) -> Layout:
+def make_layout(
+    code: QCCode, n_punct: int, n_short: int, reveal_size: int, flat_rounds: int = FLAT_ROUNDS
+) -> Layout:
     """Punctured = first ``n_punct`` of the code's untainted order; shortened = ``n_short``
     positions spread evenly over the remaining ones; key = the rest, increasing."""
     if n_punct < 0 or n_short < 0 or n_punct > code.puncture_order.size:
@@ -151,7 +156,8 @@ def make_layout(code: QCCode, n_punct: int, n_short: int, reveal_size: int) -> L
     pick = np.floor(np.arange(n_short) * (free.size / max(n_short, 1))).astype(np.int64)
     short = free[pick] if n_short else np.zeros(0, np.int64)
     key = np.setdiff1d(free, short)
-    return Layout(code, int(n_punct), int(n_short), int(reveal_size), punct, short, key)
+    return Layout(code, int(n_punct), int(n_short), int(reveal_size), punct, short, key,
+                  int(flat_rounds))
 
 
 def choose_layout(qber_hint: float, cfg: ReconcileConfig) -> Layout:
@@ -179,7 +185,7 @@ def choose_layout(qber_hint: float, cfg: ReconcileConfig) -> Layout:
             s = max(0, round(s))
             n_key = n - p - s
             reveal = max(1, int(np.ceil(cfg.f_step * h * n_key)))
-            return make_layout(code, p, s, reveal)
+            return make_layout(code, p, s, reveal, cfg.flat_rounds)
     raise AssertionError("unreachable")
 
 
@@ -385,7 +391,7 @@ def bob_start(
     code = get_code(msg.code)
     if code.digest() != msg.code_digest:
         raise ProtocolError(f"code {msg.code}: digest {code.digest()} != sent {msg.code_digest}")
-    layout = make_layout(code, msg.n_punct, msg.n_short, msg.reveal_size)
+    layout = make_layout(code, msg.n_punct, msg.n_short, msg.reveal_size, cfg.flat_rounds)
     y = np.asarray(bob_frames, dtype=np.uint8)
     if y.shape != (msg.n_frames, layout.n_key):
         raise ProtocolError(f"bob_frames: shape {y.shape}, expected ({msg.n_frames}, "
