@@ -4,6 +4,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postproc.errors import ProtocolError
 from postproc.ledger import LeakageLedger
@@ -140,3 +142,32 @@ def test_config_rejects_unknown_reveal_rule():
 
     with pytest.raises(ConfigError, match="reveal"):
         ReconcileConfig(reveal="random")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.sampled_from([0, 1, 2]))
+def test_reveal_pick_is_the_k_smallest_scores(seed, k, mode):
+    # numba selection (sampled threshold + partition) == a stable sort of the documented scores
+    from postproc.reconcile.blind import _reveal_pick
+
+    rng = np.random.default_rng(seed)
+    F, n = 3, 2000
+    post = (rng.integers(-40, 40, (F, n)) / 4).astype(np.float32)  # many ties
+    llr = np.where(rng.random((F, n)) < 0.5, -2.0, 2.0).astype(np.float32)
+    decoded = (post < 0).astype(np.uint8)
+    revealed = rng.random((F, n)) < 0.3
+    keyp = np.sort(rng.choice(n, 1500, replace=False)).astype(np.int64)
+    frames = np.array([2, 0], dtype=np.int64)
+    out = np.empty((2, k), dtype=np.int32)
+    _reveal_pick(post, llr, decoded, revealed, keyp, frames, mode, k, out)
+    for j, f in enumerate(frames):
+        p, neg = post[f, keyp].astype(np.float64), llr[f, keyp] < 0
+        flip = (p < 0) != neg
+        if mode == 0:
+            score = np.where(flip, -float(keyp.size), 0.0) + np.arange(keyp.size)
+        else:
+            score = np.abs(p) - np.where(flip & (mode == 2), 1e6, 0.0)
+        score[revealed[f, keyp]] = np.inf
+        want = np.sort(keyp[np.argsort(score, kind="stable")[:k]])
+        assert np.array_equal(out[j], want)
+        assert not revealed[f, out[j]].any()

@@ -317,25 +317,57 @@ def _decode(state: BobState, which: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
-def _reveal_scores(post, llr, decoded, revealed, keyp, frames, mode, out) -> None:
-    """Score of every key position per frame (smallest asked first; known bits: +inf).
+def _reveal_pick(post, llr, decoded, revealed, keyp, frames, mode, k, out) -> None:
+    """``out[j]``: the ``k`` key positions of frame ``frames[j]`` with the smallest score, in
+    increasing position (ties at the threshold: lowest positions). Known bits never. Scores:
     mode 0 "flipped": decided against the channel first, then index order; 1 "posterior":
     |posterior|; 2 "mixed": decided against the channel first, each group by |posterior|."""
     n_key = keyp.size
     for j in prange(frames.size):
         f = frames[j]
+        score = np.empty(n_key, dtype=np.float64)
         for t in range(n_key):
             v = keyp[t]
             neg = llr[f, v] < 0
             if revealed[f, v]:
-                out[j, t] = np.inf
+                score[t] = np.inf
             elif mode == 0:
                 flip = (decoded[f, v] != 0) != neg
-                out[j, t] = t - n_key if flip else t
+                score[t] = t - n_key if flip else t
             else:
                 p = post[f, v]
                 a = np.float64(abs(p))
-                out[j, t] = a - 1e6 if mode == 2 and (p < 0) != neg else a
+                score[t] = a - 1e6 if mode == 2 and (p < 0) != neg else a
+        # k-th smallest score: a threshold from every 16th score bounds a small candidate set
+        # (all scores <= it); exact whenever that set holds at least k scores
+        samp = score[::16].copy()
+        ks = min(samp.size - 1, (2 * k) // 16 + 8)
+        est = np.partition(samp, ks)[ks]
+        n_c = 0
+        for t in range(n_key):
+            n_c += score[t] <= est
+        if n_c >= k:
+            cand = np.empty(n_c, dtype=np.float64)
+            c = 0
+            for t in range(n_key):
+                if score[t] <= est:
+                    cand[c] = score[t]
+                    c += 1
+            thr = np.partition(cand, k - 1)[k - 1]
+        else:
+            thr = np.partition(score.copy(), k - 1)[k - 1]
+        below = 0
+        for t in range(n_key):
+            below += score[t] < thr
+        ties = k - below
+        c = 0
+        for t in range(n_key):
+            x = score[t]
+            if x < thr or (x == thr and ties > 0):
+                if x == thr:
+                    ties -= 1
+                out[j, c] = keyp[t]
+                c += 1
 
 
 _REVEAL_MODES = {"flipped": 0, "posterior": 1, "mixed": 2}
@@ -344,14 +376,12 @@ _REVEAL_MODES = {"flipped": 0, "posterior": 1, "mixed": 2}
 def _key_reveals(state: BobState, frames: np.ndarray, k: int) -> np.ndarray:
     """``k`` not yet known key positions per frame (rows, increasing) that Bob asks for after a
     failed round, by the rule ``cfg.reveal`` (the fixed-point path has no posterior: flipped)."""
-    keyp = state.layout.key_pos
     mode = _REVEAL_MODES[state.cfg.reveal] if state.post is not None else 0
     post = state.post if state.post is not None else state.llr
-    score = np.empty((frames.size, keyp.size), dtype=np.float64)
-    _reveal_scores(post, state.llr, state.decoded, state.revealed, keyp,
-                   frames.astype(np.int64), mode, score)
-    part = np.argpartition(score, k - 1, axis=1)[:, :k]
-    return keyp[np.sort(part, axis=1)]
+    out = np.empty((frames.size, k), dtype=np.int32)
+    _reveal_pick(post, state.llr, state.decoded, state.revealed, state.layout.key_pos,
+                 frames.astype(np.int64), mode, int(k), out)
+    return out
 
 
 def _reply(state: BobState) -> BobReply:
