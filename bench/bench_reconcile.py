@@ -5,10 +5,20 @@ to it.
 Per QBER point: F frames of a BSC(QBER) (exact Bernoulli errors, seeded) go through the full blind
 protocol (``reconcile_local``): ``f`` = ledger total / (F * N * h(QBER)) over *all* frames (failed
 ones included), ``fer`` = frames still failing after the blind rounds, ``rounds`` = mean decoding
-rounds per frame, ``mbps_per_core_blind`` = key bits per CPU second of the whole exchange (all
-rounds, Python included). Throughput: the first-round decoding of the same frames, timed once on one
-thread (CPU time: ``mbps_per_core``) and once on all threads (wall time: ``mbps_machine``), in key
-bits (N per frame) per second. ``ldpc`` BpDecoder (product_sum, same max_iter, per-bit channel
+rounds per frame, ``iters_blind`` = decoder iterations per frame summed over the rounds.
+Throughput, in key bits (N per frame) per second, two ways:
+
+- whole exchange (every round, reveals, Python included): ``mbps_per_core_blind`` = per CPU second
+  of all threads, ``mbps_machine_blind`` = per wall second with all threads;
+- first round only (one ``decode_minsum`` call on all F frames, the failing ones included, with the
+  protocol's max_iter/stall): ``mbps_per_core`` on one thread (CPU time), ``mbps_machine`` on all
+  threads (wall time); ``ns_edge`` = CPU ns per edge-iteration there.
+
+``--old-frames K`` also runs the session-1 protocol settings (cold restart, reveals of the
+flipped bits then index order, stall 12, f_step 0.04, 6 flat rounds of at most 12) on the first K
+of the same frames: ``f_old``, ``mbps_per_core_blind_old``.
+
+``ldpc`` BpDecoder (product_sum, same max_iter, per-bit channel
 probabilities: q on key bits, 0.5 punctured, 1e-9 shortened) decodes the first ``--ldpc-frames`` of
 those round-one frames; ``fer1`` is our round-one FER on the same subset.
 """
@@ -24,7 +34,12 @@ import numba
 import numpy as np
 
 from postproc.infotheory import binary_entropy
-from postproc.reconcile.blind import ReconcileConfig, choose_layout, reconcile_local
+from postproc.reconcile.blind import (
+    ReconcileConfig,
+    choose_layout,
+    make_layout,
+    reconcile_local,
+)
 from postproc.reconcile.cascade import cascade
 from postproc.reconcile.decoder import (
     channel_llr,
@@ -32,6 +47,7 @@ from postproc.reconcile.decoder import (
     decode_minsum,
     quantize_llr,
 )
+from postproc.reconcile.family import DEFAULT_FAMILY
 
 DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
 DEFAULT_QBERS = (0.5, 1, 2, 3, 5, 8, 11)
@@ -42,11 +58,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=None, help="frames per point (1000; quick 40)")
     p.add_argument("--ldpc-frames", type=int, default=None, help="frames for ldpc BpDecoder")
     p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
-    p.add_argument("--family", default="n32k")
+    p.add_argument("--family", default=DEFAULT_FAMILY)
     p.add_argument("--decoder", choices=("float", "fixed"), default="float")
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--old-frames", type=int, default=0,
+                   help="also run the session-1 protocol settings on this many of the frames")
     # also accepted after the benchmark name: `qkdpp bench reconcile --quick --json`
     p.add_argument("--quick", dest="quick_here", action="store_true", help="short run (CI)")
     p.add_argument("--json", dest="json_here", action="store_true", help="print JSON")
@@ -104,9 +122,24 @@ def run(args: argparse.Namespace) -> dict:
         code, N = lay.code, lay.n_key
         a = rng.integers(0, 2, (F, N), dtype=np.uint8)
         b = a ^ (rng.random(a.shape) < q).astype(np.uint8)
-        c0 = time.process_time()  # CPU of all threads: the whole blind exchange, per core
+        reconcile_local(a[:2], b[:2], q, np.random.default_rng(0), cfg, lay)  # compile
+        c0, w0 = time.process_time(), time.perf_counter()  # CPU of all threads, and wall
         ra, rb, la, _, n_msgs = reconcile_local(a, b, q, rng, cfg, lay)
-        cpu_blind = time.process_time() - c0
+        cpu_blind, wall_blind = time.process_time() - c0, time.perf_counter() - w0
+        old = {}
+        if args.old_frames:
+            K = min(F, args.old_frames)
+            cfg_old = replace(cfg, warm=False, reveal="flipped", stall=12, f_step=0.04,
+                              max_rounds=12, flat_rounds=6)
+            # same code and frames; the reveal size of the old f_step
+            lay_old = make_layout(code, lay.n_punct, lay.n_short,
+                                  max(1, int(np.ceil(0.04 * binary_entropy(q) * N))), 6)
+            c0 = time.process_time()
+            ra_o, _, la_o, _, _ = reconcile_local(a[:K], b[:K], q, np.random.default_rng(0),
+                                                  cfg_old, lay_old)
+            old = {"old_frames": K, "f_old": la_o.total / (K * N * float(binary_entropy(q))),
+                   "fer_old": ra_o.n_failed / K,
+                   "mbps_per_core_blind_old": K * N / (time.process_time() - c0) / 1e6}
         wrong = int((ra.key != rb.key).any(axis=1).sum()) if ra.kept.size else 0
         # round one again, timed: the same frames, Alice's punctured bits drawn afresh
         x_full = np.zeros((F, code.n), dtype=np.uint8)
@@ -153,8 +186,12 @@ def run(args: argparse.Namespace) -> dict:
             "round_trips": n_msgs // 2,
             "fer1": float(1 - ok1.mean()),
             "iters1": float(iters.mean()),
+            "iters_blind": rb.iterations / F,
+            "ns_edge": cpu / max(int(iters.sum()), 1) / (int((code.base >= 0).sum()) * code.Z)
+            * 1e9,
             "mbps_per_core": mbps_core,
             "mbps_per_core_blind": F * N / cpu_blind / 1e6,
+            "mbps_machine_blind": F * N / wall_blind / 1e6,
             "mbps_machine": F * N / wall / 1e6,
             "threads": threads,
             "ldpc_frames": F_ldpc,
@@ -164,6 +201,7 @@ def run(args: argparse.Namespace) -> dict:
             "speedup_vs_ldpc": mbps_core / ldpc_mbps,
             "cascade_f": float(np.mean(cf)),
             "cascade_round_trips": float(np.mean(crt)),
+            **old,
         })
     return {"decoder": args.decoder, "family": args.family,
             "max_punct_frac": cfg.max_punct_frac, "rows": rows,
@@ -173,7 +211,8 @@ def run(args: argparse.Namespace) -> dict:
 def format_text(result: dict) -> str:
     if result.get("as_json"):
         return json.dumps(result, indent=2)
-    hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'fer1':>6} "
+    hdr = (f"{'QBER%':>6} {'rate':>6} {'N':>6} {'f':>6} {'FER':>8} {'rounds':>6} {'it':>5} "
+           f"{'blind/core':>10} {'blind':>6} {'fer1':>6} {'it1':>5} {'ns/edge':>7} "
            f"{'Mb/s/core':>9} {'Mb/s':>6} {'ldpcMb/s':>8} {'x':>6} {'ldpcFER':>7} {'ourFER1':>7} "
            f"{'casc f':>6} {'casc RT':>7}")
     lines = [f"decoder={result['decoder']} family={result['family']} "
@@ -181,9 +220,14 @@ def format_text(result: dict) -> str:
     for r in result["rows"]:
         lines.append(
             f"{100 * r['qber']:6.2f} {r['rate']:6.3f} {r['key_bits']:6d} {r['f']:6.3f} "
-            f"{r['fer']:8.4f} {r['rounds']:6.2f} {r['fer1']:6.3f} {r['mbps_per_core']:9.2f} "
+            f"{r['fer']:8.4f} {r['rounds']:6.2f} {r['iters_blind']:5.1f} "
+            f"{r['mbps_per_core_blind']:10.2f} {r['mbps_machine_blind']:6.2f} {r['fer1']:6.3f} "
+            f"{r['iters1']:5.1f} {r['ns_edge']:7.2f} {r['mbps_per_core']:9.2f} "
             f"{r['mbps_machine']:6.2f} {r['ldpc_mbps']:8.3f} {r['speedup_vs_ldpc']:6.1f} "
             f"{r['ldpc_fer']:7.3f} {r['ldpc_fer1_ours']:7.3f} {r['cascade_f']:6.3f} "
             f"{r['cascade_round_trips']:7.1f}"
+            + (f"  old: f {r['f_old']:.3f} FER {r['fer_old']:.4f} blind/core "
+               f"{r['mbps_per_core_blind_old']:.2f} ({r['old_frames']} frames)"
+               if "f_old" in r else "")
         )
     return "\n".join(lines)

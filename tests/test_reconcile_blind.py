@@ -4,10 +4,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postproc.errors import ProtocolError
 from postproc.ledger import LeakageLedger
 from postproc.reconcile.blind import (
+    FLAT_ROUNDS,
     ReconcileConfig,
     alice_reveal,
     alice_start,
@@ -31,7 +34,7 @@ def test_layout_bookkeeping():
     code = family_codes("hw")[-1]
     lay = make_layout(code, 40, 100, 7)
     sizes = [lay.reveal_after(r) for r in range(1, 12)]
-    assert sizes[:8] == [7] * 6 + [14, 28]
+    assert sizes == [7] * FLAT_ROUNDS + [14, 28][: 11 - FLAT_ROUNDS]
     assert sum(sizes) <= 40 + lay.n_key // 2  # budget: half the key stays unrevealed
     assert [lay.reveal_after(r) for r in range(12, 20)][-1] == 0
     allpos = np.concatenate([lay.punct_pos, lay.short_pos, lay.key_pos])
@@ -113,3 +116,58 @@ def test_round_trip_with_fixed_point_decoder():
     assert ra.kept.size >= 16 and np.array_equal(ra.kept, rb.kept)
     assert (ra.key != rb.key).any(axis=1).sum() <= 1
     assert la.as_dict() == lb.as_dict()
+
+
+@pytest.mark.parametrize("reveal", ["flipped", "posterior", "mixed"])
+@pytest.mark.parametrize("warm", [True, False])
+def test_reveal_rules_and_cold_restart_round_trip(reveal, warm):
+    cfg = replace(HW, reveal=reveal, warm=warm, f_start=1.05)  # round one mostly fails
+    lay = choose_layout(0.05, cfg)
+    rng = np.random.default_rng(17)
+    F = 24
+    a = rng.integers(0, 2, (F, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, rng, cfg)
+    assert rb.rounds.mean() > 1.5  # the reveal rounds did the work
+    assert ra.kept.size >= F * 0.8 and np.array_equal(ra.kept, rb.kept)
+    assert (ra.key != rb.key).any(axis=1).sum() <= 1
+    assert la.as_dict() == lb.as_dict()
+    extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
+    assert la.entries.get("revealed", 0) == extra
+    assert rb.iterations >= F
+
+
+def test_config_rejects_unknown_reveal_rule():
+    from postproc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reveal"):
+        ReconcileConfig(reveal="random")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.sampled_from([0, 1, 2]))
+def test_reveal_pick_is_the_k_smallest_scores(seed, k, mode):
+    # numba selection (sampled threshold + partition) == a stable sort of the documented scores
+    from postproc.reconcile.blind import _reveal_pick
+
+    rng = np.random.default_rng(seed)
+    F, n = 3, 2000
+    post = (rng.integers(-40, 40, (F, n)) / 4).astype(np.float32)  # many ties
+    llr = np.where(rng.random((F, n)) < 0.5, -2.0, 2.0).astype(np.float32)
+    decoded = (post < 0).astype(np.uint8)
+    revealed = rng.random((F, n)) < 0.3
+    keyp = np.sort(rng.choice(n, 1500, replace=False)).astype(np.int64)
+    frames = np.array([2, 0], dtype=np.int64)
+    out = np.empty((2, k), dtype=np.int32)
+    _reveal_pick(post, llr, decoded, revealed, keyp, frames, mode, k, out)
+    for j, f in enumerate(frames):
+        p, neg = post[f, keyp].astype(np.float64), llr[f, keyp] < 0
+        flip = (p < 0) != neg
+        if mode == 0:
+            score = np.where(flip, -float(keyp.size), 0.0) + np.arange(keyp.size)
+        else:
+            score = np.abs(p) - np.where(flip & (mode == 2), 1e6, 0.0)
+        score[revealed[f, keyp]] = np.inf
+        want = np.sort(keyp[np.argsort(score, kind="stable")[:k]])
+        assert np.array_equal(out[j], want)
+        assert not revealed[f, out[j]].any()

@@ -36,24 +36,38 @@ def _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc, first_only=False) -> int:
     """Unsatisfied checks of the hard decisions of ``L`` (stops at the first one if asked)."""
     n = L.shape[0]
     for v in range(n):
-        hard[v] = 1 if L[v] < 0 else 0
+        hard[v] = np.uint8(L[v] < 0)
     mb = ptr.shape[0] - 1
     bad = 0
     for i in range(mb):
+        si = synd[i * Z : i * Z + Z]
         for r in range(Z):
-            acc[r] = synd[i * Z + r]
+            acc[r] = si[r]
         for e in range(ptr[i], ptr[i + 1]):
             base = col[e] * Z
             s = sh[e]
+            # slice pairs indexed by the loop counter (computed indices become gathers)
+            ha = hard[base + s : base + Z]
+            hw = hard[base : base + s]
+            aa = acc[: Z - s]
+            aw = acc[Z - s :]
             for r in range(Z - s):
-                acc[r] ^= hard[base + s + r]
-            for r in range(Z - s, Z):
-                acc[r] ^= hard[base + r + s - Z]
+                aa[r] ^= ha[r]
+            for r in range(s):
+                aw[r] ^= hw[r]
+        cnt = 0
         for r in range(Z):
-            bad += acc[r]
+            cnt += acc[r]
+        bad += cnt
         if first_only and bad:
             return bad
     return bad
+
+
+@numba.njit(cache=True)
+def _hard(L, hard) -> None:
+    for v in range(L.shape[0]):
+        hard[v] = np.uint8(L[v] < 0)
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -62,15 +76,45 @@ def _check(ptr, col, sh, Z, L, synd, hard, acc) -> bool:
 
 
 @numba.njit(cache=True, fastmath=True)
-def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall, hard):
-    llr.shape[0]
+def _meets_syndrome(ptr, col, sh, Z, L, synd, acc) -> bool:
+    """Whether the hard decisions of float ``L`` meet the syndrome; signs are taken on the fly
+    and the scan stops at the first layer with an unsatisfied check."""
     mb = ptr.shape[0] - 1
-    n_ent = ptr[mb]
+    for i in range(mb):
+        si = synd[i * Z : i * Z + Z]
+        for r in range(Z):
+            acc[r] = si[r]
+        for e in range(ptr[i], ptr[i + 1]):
+            base = col[e] * Z
+            s = sh[e]
+            La = L[base + s : base + Z]
+            Lw = L[base : base + s]
+            aa = acc[: Z - s]
+            aw = acc[Z - s :]
+            for r in range(Z - s):
+                aa[r] ^= np.uint8(La[r] < 0)
+            for r in range(s):
+                aw[r] ^= np.uint8(Lw[r] < 0)
+        x = np.uint8(0)
+        for r in range(Z):
+            x |= acc[r]
+        if x:
+            return False
+    return True
+
+
+@numba.njit(cache=True, fastmath=True)
+def _minsum_run(ptr, col, sh, Z, L, R, synd, max_iter, alpha, offset, stall, hard, trace):
+    """Layered min-sum iterations on the posteriors ``L`` and messages ``R`` (both updated in
+    place, so a later call continues where this one stopped); ``hard`` gets the decisions.
+
+    Stopping: exact syndrome check after every iteration. Progress (for ``stall``): the number
+    of check rows whose extrinsic sign parity (``par``, computed anyway) is odd, summed over the
+    iteration; it costs nothing, unlike a second syndrome pass. ``trace[it]`` records it."""
+    mb = ptr.shape[0] - 1
     dmax = 0
     for i in range(mb):
         dmax = max(dmax, ptr[i + 1] - ptr[i])
-    L = llr.copy()
-    R = np.zeros((n_ent, Z), dtype=np.float32)
     Q = np.empty((dmax, Z), dtype=np.float32)
     mn1 = np.empty(Z, dtype=np.float32)
     mn2 = np.empty(Z, dtype=np.float32)
@@ -83,6 +127,7 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
     best = ptr[mb] * Z + 1
     best_it = 0
     for it in range(max_iter):
+        bad = 0
         for i in range(mb):
             e0 = ptr[i]
             for r in range(Z):
@@ -117,6 +162,8 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
                     mn2[r] = t if t < m2 else m2
                     mn1[r] = a if a < m1 else m1
             for r in range(Z):
+                bad += par[r]
+            for r in range(Z):
                 # g() of both minima with the row parity folded into their sign
                 x1 = alpha * mn1[r] - offset
                 x2 = alpha * mn2[r] - offset
@@ -148,19 +195,43 @@ def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall
                     La[r] = Qa[r]
                 for r in range(Z - w):
                     Lw[r] = Qw[r]
-        if stall <= 0:
-            if _check(ptr, col, sh, Z, L, synd, hard, acc):
-                return it + 1, True
-            continue
-        bad = _unsatisfied(ptr, col, sh, Z, L, synd, hard, acc)
-        if bad == 0:
+        if _meets_syndrome(ptr, col, sh, Z, L, synd, acc):
+            _hard(L, hard)
             return it + 1, True
+        if stall <= 0:
+            continue
+        if it < trace.shape[0]:
+            trace[it] = bad
         if bad < best:
             best = bad
             best_it = it
         elif it - best_it >= stall:
+            _hard(L, hard)
             return it + 1, False  # no progress for `stall` iterations: give up early
+    _hard(L, hard)
     return max_iter, False
+
+
+@numba.njit(cache=True, fastmath=True)
+def _decode_float_one(ptr, col, sh, Z, llr, synd, max_iter, alpha, offset, stall, hard):
+    L = llr.copy()
+    R = np.zeros((ptr[ptr.shape[0] - 1], Z), dtype=np.float32)
+    trace = np.zeros(0, dtype=np.int32)
+    return _minsum_run(ptr, col, sh, Z, L, R, synd, max_iter, alpha, offset, stall, hard, trace)
+
+
+@numba.njit(cache=True, parallel=True)
+def _decode_warm_batch(
+    ptr, col, sh, Z, L, R, synd, sel, max_iter, alpha, offset, stall, out, iters, ok, trace
+):
+    for j in prange(sel.shape[0]):
+        f = sel[j]
+        it, good = _minsum_run(
+            ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, alpha, offset, stall, out[j],
+            trace[j],
+        )
+        iters[j] = it
+        ok[j] = good
 
 
 @numba.njit(cache=True, parallel=True)
@@ -307,6 +378,63 @@ def decode_minsum(
     )
     if single:
         return out[0], iters[:1], ok[:1]
+    return out, iters, ok
+
+
+def minsum_messages(code: QCCode, frames: int) -> np.ndarray:
+    """Zeroed check-to-bit messages for :func:`decode_minsum_warm`: float32 (frames x E x Z),
+    ``E`` = nonzero blocks of the base matrix."""
+    return np.zeros((frames, int((code.base >= 0).sum()), code.Z), dtype=np.float32)
+
+
+def decode_minsum_warm(
+    code: QCCode,
+    post: np.ndarray,
+    msgs: np.ndarray,
+    syndrome: np.ndarray,
+    *,
+    max_iter: int = 60,
+    alpha: float = 0.875,
+    offset: float = 0.0,
+    stall: int = 0,
+    trace: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_minsum` that continues from a previous state instead of starting afresh.
+
+    ``post`` float32 (frames x n) posteriors (channel LLR + sum of incoming messages; the channel
+    LLR itself to start) and ``msgs`` float32 from :func:`minsum_messages` are updated in place,
+    so the next call (e.g. after a blind round revealed bits: add the change of the channel LLR
+    to ``post``) picks up the messages where this one stopped. Cold start (``post`` = channel
+    LLR, ``msgs`` = 0) gives exactly :func:`decode_minsum`. ``trace`` (frames x k int32, optional)
+    receives the progress metric after each of the first k iterations (stall > 0; see
+    :func:`_minsum_run`). ``frames`` (optional indices) decodes only those frames, in place in
+    the full arrays (no copies of the messages). Returns (hard decisions, iterations of this
+    call, converged) for the decoded frames, in the order of ``frames``."""
+    ptr, col, sh = _layers_of(code.base)
+    F = post.shape[0]
+    if post.dtype != np.float32 or not post.flags.c_contiguous or post.shape != (F, code.n):
+        raise ValueError(f"post: need C-contiguous float32 (frames, {code.n}), got "
+                         f"{post.dtype} {post.shape}")
+    if (msgs.dtype != np.float32 or not msgs.flags.c_contiguous
+            or msgs.shape != (F, int(ptr[-1]), code.Z)):
+        raise ValueError(f"msgs: need C-contiguous float32 ({F}, {int(ptr[-1])}, {code.Z}), "
+                         f"got {msgs.dtype} {msgs.shape}")
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    if S.shape[0] != F:
+        raise ValueError(f"syndrome: {S.shape[0]} frames but post has {F}")
+    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64)
+    if sel.size and (sel.min() < 0 or sel.max() >= F):
+        raise ValueError(f"frames: index out of range for {F} frames")
+    G = sel.size
+    tr = np.zeros((G, 0), np.int32) if trace is None else trace
+    out = np.zeros((G, code.n), dtype=np.uint8)
+    iters = np.zeros(G, dtype=np.int32)
+    ok = np.zeros(G, dtype=np.bool_)
+    _decode_warm_batch(
+        ptr, col, sh, code.Z, post, msgs, S, sel, int(max_iter), np.float32(alpha),
+        np.float32(offset), int(stall), out, iters, ok, tr,
+    )
     return out, iters, ok
 
 
