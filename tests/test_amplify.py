@@ -334,3 +334,19 @@ def test_vector_butterflies_equal_scalar_and_python(inverse):
     mul4_array(x, f[64:].copy())
     assert all(int(x[i]) == gf64_mul_int(int(f[i]), int(f[64 + i])) for i in range(64))
     assert isinstance(HAS_VPCLMUL, bool)
+
+
+def test_concurrent_callers_share_the_pool():
+    # Alice and Bob hash in two threads of one process: the shared worker pool must not mix them
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(21)
+    jobs = []
+    for n in (2_200_001, 1_300_000, 2_500_000, 700_001):
+        l = n // 3
+        key = rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8)
+        jobs.append((key, n, toeplitz_seed(rng, n, l), l))
+    alone = [toeplitz_hash(*job, threads=1) for job in jobs]
+    with ThreadPoolExecutor(max_workers=4) as callers:
+        together = list(callers.map(lambda job: toeplitz_hash(*job, threads=2), jobs))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
