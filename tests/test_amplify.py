@@ -271,17 +271,19 @@ def test_seed_is_reproducible_and_masked():
     assert out.tolist() == toeplitz_hash(key, 10, a, 3).tolist()
 
 
-def test_padding_bits_of_inputs_are_ignored():
+@pytest.mark.parametrize("n,l", [(13, 5), (1_050_003, 77)])
+def test_padding_bits_of_inputs_are_ignored(n, l):
     rng = np.random.default_rng(4)
-    key = pack_bits(rng.integers(0, 2, 13).astype(np.uint8))
-    seed = toeplitz_seed(rng, 13, 5)
+    key = pack_bits(rng.integers(0, 2, n).astype(np.uint8))
+    seed = toeplitz_seed(rng, n, l)
     dirty_key, dirty_seed = key.copy(), seed.copy()
-    dirty_key[-1] |= 0xE0
-    dirty_seed[-1] |= 0x80
+    dirty_key[-1] |= (0xFF << (n % 8)) & 0xFF
+    dirty_seed[-1] |= (0xFF << ((n + l - 1) % 8)) & 0xFF
     assert (
-        toeplitz_hash(dirty_key, 13, dirty_seed, 5).tolist()
-        == toeplitz_hash(key, 13, seed, 5).tolist()
+        toeplitz_hash(dirty_key, n, dirty_seed, l).tolist()
+        == toeplitz_hash(key, n, seed, l).tolist()
     )
+    assert dirty_key[-1] != key[-1] and dirty_seed[-1] != seed[-1]  # inputs not modified/masked
 
 
 def test_errors_name_the_parameter():
@@ -332,3 +334,19 @@ def test_vector_butterflies_equal_scalar_and_python(inverse):
     mul4_array(x, f[64:].copy())
     assert all(int(x[i]) == gf64_mul_int(int(f[i]), int(f[64 + i])) for i in range(64))
     assert isinstance(HAS_VPCLMUL, bool)
+
+
+def test_concurrent_callers_share_the_pool():
+    # Alice and Bob hash in two threads of one process: the shared worker pool must not mix them
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(21)
+    jobs = []
+    for n in (2_200_001, 1_300_000, 2_500_000, 700_001):
+        l = n // 3
+        key = rng.integers(0, 256, (n + 7) // 8, dtype=np.uint8)
+        jobs.append((key, n, toeplitz_seed(rng, n, l), l))
+    alone = [toeplitz_hash(*job, threads=1) for job in jobs]
+    with ThreadPoolExecutor(max_workers=4) as callers:
+        together = list(callers.map(lambda job: toeplitz_hash(*job, threads=2), jobs))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))

@@ -738,7 +738,7 @@ def gf2x_mul(
 ) -> np.ndarray:
     """Product of two GF(2)[x] polynomials given as packed little-endian bits (bit i = coefficient
     of x^i; bits >= a_bits / b_bits are ignored). Returns the product packed the same way,
-    (a_bits + b_bits - 1 + 7) // 8 bytes. ``threads`` (numba threads) only changes the speed."""
+    (a_bits + b_bits - 1 + 7) // 8 bytes. ``threads`` only changes the speed."""
     return _product_slice(a, a_bits, b, b_bits, False, 0, a_bits + b_bits - 1, threads)
 
 

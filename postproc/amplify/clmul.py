@@ -19,7 +19,15 @@ from numba.extending import intrinsic
 GF64_POLY = (1 << 64) | 0b11011  # x^64 + x^4 + x^3 + x + 1
 
 
+def _codegen_is_host() -> bool:
+    # with NUMBA_CPU_NAME / NUMBA_CPU_FEATURES set (e.g. portable caches) numba does not compile
+    # for this host, and an instruction the host has may not be available to the code generator
+    return numba.config.CPU_NAME in (None, "host") and not numba.config.CPU_FEATURES
+
+
 def _host_has_pclmul() -> bool:
+    if not _codegen_is_host():
+        return False
     try:
         return bool(llvm.get_host_cpu_features().get("pclmul", False))
     except RuntimeError:  # feature query unsupported on this platform
@@ -120,6 +128,8 @@ def gf64_mul_int(a: int, b: int) -> int:
 
 
 def _host_has_vpclmul() -> bool:
+    if not _codegen_is_host():
+        return False
     try:
         feats = llvm.get_host_cpu_features()
     except RuntimeError:

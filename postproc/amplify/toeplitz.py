@@ -65,7 +65,9 @@ def _mask_tail(packed: np.ndarray, n_bits: int) -> np.ndarray:
     return packed
 
 
-def _as_packed(data: np.ndarray | bytes, n_bits: int, what: str) -> np.ndarray:
+def _checked(data: np.ndarray | bytes, n_bits: int, what: str) -> np.ndarray:
+    """The packed input as a 1-D uint8 array of ceil(n_bits / 8) bytes (not copied; the padding
+    bits past n_bits may be set)."""
     arr = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
     arr = np.asarray(arr)
     if arr.dtype != np.uint8 or arr.ndim != 1:
@@ -75,7 +77,7 @@ def _as_packed(data: np.ndarray | bytes, n_bits: int, what: str) -> np.ndarray:
         raise ConfigError(
             f"toeplitz: {what} must be {need} bytes for {n_bits} bits, got {arr.size}"
         )
-    return _mask_tail(arr.copy(), n_bits)
+    return arr
 
 
 def bit_slice(packed: np.ndarray, start: int, count: int) -> np.ndarray:
@@ -121,11 +123,12 @@ def toeplitz_hash(
 ) -> np.ndarray:
     """y = T x (module convention) for a packed key of ``n_bits`` and a packed seed of
     n + l - 1 bits; returns y packed, ceil(l / 8) bytes. Exact for every size. ``threads``
-    (numba threads for the transforms) only changes the speed."""
+    (threads sharing the transforms) only changes the speed."""
     _check_sizes(n_bits, out_bits)
-    x = _as_packed(key, n_bits, "key")
+    # the product reads only the first n_bits of the key and n + l - 1 of the seed: no copies
+    x = _checked(key, n_bits, "key")
     n_seed = n_bits + out_bits - 1
-    r = _as_packed(seed, n_seed, "seed")
+    r = _checked(seed, n_seed, "seed")
     return reversed_product_slice(x, n_bits, r, n_seed, n_bits - 1, out_bits, threads=threads)
 
 
