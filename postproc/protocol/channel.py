@@ -138,10 +138,6 @@ class TcpChannel:
         self._on_close = on_close
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def stop_reconnecting(self) -> None:
-        """From now on a broken connection ends the session (used once the session is over)."""
-        self._redial = None
-
     def _broken(self, why: str) -> ProtocolError:
         """Close the socket; reconnect if allowed. Returns the error for the caller to raise."""
         with contextlib.suppress(OSError):
