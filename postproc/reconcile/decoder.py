@@ -361,8 +361,9 @@ def decode_minsum(
     ``llr`` float (frames x n), ``syndrome`` uint8 (frames x m). Message magnitude
     ``max(alpha*min - offset, 0)``. Returns (hard decisions uint8 frames x n, iterations int32,
     converged bool); a frame stops at the first iteration whose hard decision meets the syndrome.
-    ``stall > 0`` also gives up on a frame whose count of unsatisfied checks has not improved for
-    ``stall`` iterations (saves the hopeless iterations of a blind round that will fail anyway).
+    ``stall > 0`` also gives up on a frame whose progress measure (check rows with odd extrinsic
+    sign parity, see :func:`_minsum_run`) has not reached a new minimum for ``stall`` iterations
+    (saves the hopeless iterations of a blind round that will fail anyway).
     """
     ptr, col, sh = _layers_of(code.base)
     L, single = _as_batch(llr, code.n, "llr", np.float32)
