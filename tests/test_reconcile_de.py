@@ -210,10 +210,13 @@ def test_stale_cache_entry_of_a_revised_profile_is_rebuilt(monkeypatch):
     top = max(revised)
     revised[top] -= 1
     revised[3] = revised.get(3, 0) + 1
-    monkeypatch.setitem(construct.__dict__, "profile_for", lambda nb, mb: (n2, dict(revised)))
+    def revised_profile(nb, mb, kind="de"):
+        return n2, dict(revised)
+
+    monkeypatch.setitem(construct.__dict__, "profile_for", revised_profile)
     import postproc.reconcile.family as fam
 
-    monkeypatch.setattr(fam, "profile_for", lambda nb, mb: (n2, dict(revised)))
+    monkeypatch.setattr(fam, "profile_for", revised_profile)
     second = get_code(name)
     assert not np.array_equal(first.base, second.base)
     degs = (second.base >= 0).sum(axis=0)
@@ -232,3 +235,14 @@ def test_bench_codes_f10_interpolation():
     assert mod._f10(grid, [0.0, 0.0, 0.3, 1.0]) == pytest.approx(1.3 - 0.1 * 0.1 / 0.3)
     assert mod._f10(grid, [0.0, 0.0, 0.0, 0.05]) == 1.1
     assert np.isnan(mod._f10(grid, [0.5, 1.0, 1.0, 1.0]))
+
+
+def test_bp_kind_builds_the_bp_shape_and_caches_apart():
+    code = get_code("bp48x12z32s3")
+    n2, info = profile_for(48, 12, "bp")
+    degs = (code.base >= 0).sum(axis=0)
+    assert int((degs == 2).sum()) == n2 and n2 == 11
+    for d, c in info.items():
+        assert int((degs == d).sum()) == c
+    assert not np.array_equal(code.base, get_code("de48x12z32s3").base)
+    assert girth_at_least_6(code.base, code.Z)

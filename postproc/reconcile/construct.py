@@ -176,14 +176,19 @@ def base_graph_profile(
     return B
 
 
-def profile_for(nb: int, mb: int) -> tuple[int, dict[int, int]]:
-    """(staircase columns, {info degree: columns}) of the version-2 base graph ``mb x nb``: the
+def profile_for(nb: int, mb: int, kind: str = "de") -> tuple[int, dict[int, int]]:
+    """(staircase columns, {info degree: columns}) of the version-2 base graph ``mb x nb``.
+
+    ``kind="bp"``: the belief-propagation shape of :func:`postproc.reconcile.profiles.bp_profile`
+    (for a sum-product decoder; min-sum decodes it badly). ``kind="de"``: the
     density-evolution-optimised entry of :data:`postproc.reconcile.profiles.DE_PROFILES` when
     there is one, else the node fractions of the entry of nearest rate rescaled to ``nb``
     (degrees above ``mb`` folded into ``mb``)."""
     from postproc.reconcile.density_evolution import profile_counts
-    from postproc.reconcile.profiles import DE_PROFILES
+    from postproc.reconcile.profiles import DE_PROFILES, bp_profile
 
+    if kind == "bp":
+        return bp_profile(nb, mb)
     if (nb, mb) in DE_PROFILES:
         n2, info = DE_PROFILES[(nb, mb)]
         return n2, dict(info)
@@ -199,10 +204,11 @@ def profile_for(nb: int, mb: int) -> tuple[int, dict[int, int]]:
 
 
 def build_code_de(name: str, nb: int, mb: int, Z: int, seed: int) -> QCCode:
-    """Version-2 construction ("de" names): the profile of :func:`profile_for`, the base graph of
-    :func:`base_graph_profile`, the same 4-cycle-free lifting and untainted puncturing order."""
+    """Version-2 construction ("de" and "bp" names): the profile of :func:`profile_for` (kind =
+    the name's prefix), the base graph of :func:`base_graph_profile`, the same 4-cycle-free
+    lifting and untainted puncturing order."""
     rng = np.random.default_rng(seed)
-    n2, info = profile_for(nb, mb)
+    n2, info = profile_for(nb, mb, name[:2] if name[:2] == "bp" else "de")
     B = base_graph_profile(nb, mb, n2, info, rng)
     E = lift(B, Z, rng)
     code = QCCode(name=name, base=E, Z=Z, seed=seed)
