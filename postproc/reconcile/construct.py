@@ -124,3 +124,93 @@ def build_code(name: str, nb: int, mb: int, Z: int, seed: int) -> QCCode:
     code = QCCode(name=name, base=E, Z=Z, seed=seed)
     punct = untainted_puncture_order(code, rng)
     return QCCode(name=name, base=E, Z=Z, seed=seed, puncture_order=punct)
+
+
+# ---------------------------------------------------------------------------------------------
+# version 2 ("de" family): density-evolution-optimised profiles
+
+
+def base_graph_profile(
+    nb: int, mb: int, n2: int, info: dict[int, int], rng: np.random.Generator
+) -> np.ndarray:
+    """0/1 base graph (mb x nb): ``n2`` staircase columns (0 .. n2-1 on rows c, c+1), then the
+    information columns, highest degree first, with the counts of ``info`` (degree -> columns).
+
+    Each edge goes to the row with the fewest edges so far (check degrees end up on one or two
+    consecutive values, the ensemble :func:`~postproc.reconcile.density_evolution.
+    staircase_ensemble` analyses); among those, to the row sharing the fewest columns with the rows
+    this column already has (fewer base-graph 4-cycles, hence fewer constraints on the lifting);
+    remaining ties by the seeded generator."""
+    if n2 > mb - 1 or n2 < 0:
+        raise ConfigError(f"base graph {mb}x{nb}: staircase of {n2} columns needs n2 <= mb - 1")
+    if n2 + sum(info.values()) != nb:
+        raise ConfigError(f"base graph {mb}x{nb}: {n2} staircase + {sum(info.values())} info "
+                          f"columns != nb")
+    if max(info) > mb:
+        raise ConfigError(f"base graph {mb}x{nb}: column degree {max(info)} > mb")
+    B = np.zeros((mb, nb), dtype=np.int8)
+    for c in range(n2):
+        B[c, c] = 1
+        B[c + 1, c] = 1
+    row_w = B.sum(axis=1).astype(np.int64)
+    pair = np.zeros((mb, mb), dtype=np.int64)  # columns shared by two rows
+    for c in range(n2):
+        pair[c, c + 1] += 1
+        pair[c + 1, c] += 1
+    degs = [d for d in sorted(info, reverse=True) for _ in range(info[d])]
+    for k, d in enumerate(degs):
+        c = n2 + k
+        chosen: list[int] = []
+        for _ in range(d):
+            share = pair[:, chosen].sum(axis=1) if chosen else np.zeros(mb, np.int64)
+            key = row_w * 1_000_000.0 + share * 1000.0 + rng.random(mb)
+            key[chosen] = np.inf
+            r = int(np.argmin(key))
+            chosen.append(r)
+            row_w[r] += 1
+        for a in chosen:
+            for b in chosen:
+                if a != b:
+                    pair[a, b] += 1
+        B[chosen, c] = 1
+    return B
+
+
+def profile_for(nb: int, mb: int, kind: str = "de") -> tuple[int, dict[int, int]]:
+    """(staircase columns, {info degree: columns}) of the version-2 base graph ``mb x nb``.
+
+    ``kind="bp"``: the belief-propagation shape of :func:`postproc.reconcile.profiles.bp_profile`
+    (for a sum-product decoder; min-sum decodes it badly). ``kind="de"``: the
+    density-evolution-optimised entry of :data:`postproc.reconcile.profiles.DE_PROFILES` when
+    there is one, else the node fractions of the entry of nearest rate rescaled to ``nb``
+    (degrees above ``mb`` folded into ``mb``)."""
+    from postproc.reconcile.density_evolution import profile_counts
+    from postproc.reconcile.profiles import DE_PROFILES, bp_profile
+
+    if kind == "bp":
+        return bp_profile(nb, mb)
+    if (nb, mb) in DE_PROFILES:
+        n2, info = DE_PROFILES[(nb, mb)]
+        return n2, dict(info)
+    rate = 1.0 - mb / nb
+    key = min(DE_PROFILES, key=lambda k: (abs((1.0 - k[1] / k[0]) - rate), k))
+    n2_ref, info_ref = DE_PROFILES[key]
+    n2 = min(mb - 1, round(n2_ref / key[1] * mb))
+    w: dict[int, float] = {}
+    for d, c in info_ref.items():
+        dd = min(d, mb)
+        w[dd] = w.get(dd, 0.0) + c
+    return n2, profile_counts(nb - n2, w)
+
+
+def build_code_de(name: str, nb: int, mb: int, Z: int, seed: int) -> QCCode:
+    """Version-2 construction ("de" and "bp" names): the profile of :func:`profile_for` (kind =
+    the name's prefix), the base graph of :func:`base_graph_profile`, the same 4-cycle-free
+    lifting and untainted puncturing order."""
+    rng = np.random.default_rng(seed)
+    n2, info = profile_for(nb, mb, name[:2] if name[:2] == "bp" else "de")
+    B = base_graph_profile(nb, mb, n2, info, rng)
+    E = lift(B, Z, rng)
+    code = QCCode(name=name, base=E, Z=Z, seed=seed)
+    punct = untainted_puncture_order(code, rng)
+    return QCCode(name=name, base=E, Z=Z, seed=seed, puncture_order=punct)
