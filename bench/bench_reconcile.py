@@ -49,6 +49,7 @@ from postproc.reconcile.decoder import (
     decode_minsum,
     quantize_llr,
 )
+from postproc.reconcile.decoder_bp import decode_bp
 from postproc.reconcile.family import DEFAULT_FAMILY
 
 DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
@@ -61,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ldpc-frames", type=int, default=None, help="frames for ldpc BpDecoder")
     p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
     p.add_argument("--family", default=DEFAULT_FAMILY)
-    p.add_argument("--decoder", choices=("float", "fixed"), default="float")
+    p.add_argument("--decoder", choices=("float", "fixed", "bp"), default="float")
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--seed", type=int, default=1)
@@ -80,6 +81,8 @@ def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
 
 
 def _decode(cfg: ReconcileConfig, code, llr, synd):
+    if cfg.decoder == "bp":
+        return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
     if cfg.decoder == "float":
         return decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
                             stall=cfg.stall)
