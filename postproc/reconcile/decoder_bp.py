@@ -39,7 +39,7 @@ _ONE = np.int64(0x3FF0000000000000)  # bits of 1.0
 
 
 # no reassociation here: it would fold the magic-number and exponent-bias constants away
-@numba.njit(cache=True, fastmath={"contract"})
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _tanh_half(q, out, buf) -> None:
     """``out[r] = tanh(q[r] / 2)`` (float64) via ``e = exp(-|q|)``, ``t = (1 - e) / (1 + e)``;
     ``buf`` float64 scratch of the same length."""
@@ -62,7 +62,7 @@ def _tanh_half(q, out, buf) -> None:
         out[r] = t if q[r] != 0 else 0.0  # exactly 0: no sign for a punctured bit
 
 
-@numba.njit(cache=True, fastmath={"contract"})
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _log_ratio(y, out, buf, buf2) -> None:
     """``out[r] = log((1 + |y|) / (1 - |y|))`` with ``|y|`` capped at ``_T_MAX`` (= 2 atanh|y|);
     ``buf``, ``buf2`` float64 scratch."""
@@ -86,7 +86,7 @@ def _log_ratio(y, out, buf, buf2) -> None:
         out[r] = (buf2[r] - (4503599627370496.0 + 1023.0)) * _LN2 + lm
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
 def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
     """Layered sum-product iterations on posteriors ``L`` and messages ``R`` (float32, updated in
     place so a later call continues). Progress for ``stall``: rows whose extrinsic sign product
