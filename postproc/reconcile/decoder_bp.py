@@ -6,7 +6,7 @@ after the first iteration whose hard decisions meet the syndrome), but with the 
 
     R[e] = (-1)^s * 2 atanh( prod_{e' != e} tanh(Q[e'] / 2) ),
 
-computed per row with prefix/suffix products of ``t = tanh(Q / 2)`` in float64 (no division, so a
+computed per row with prefix/suffix products of ``t = tanh(Q / 2)`` (float32; exp and log in float64; no division, so a
 punctured bit with ``Q = 0`` is handled exactly). Why: min-sum's check message does not shrink
 with the check degree, so at the degrees 30-100 of high-rate codes it is over-confident and the
 codes' thresholds move far from capacity; sum-product is what the ``bp32k`` family is shaped for.
@@ -41,7 +41,7 @@ _ONE = np.int64(0x3FF0000000000000)  # bits of 1.0
 # no reassociation here: it would fold the magic-number and exponent-bias constants away
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _tanh_half(q, out, buf) -> None:
-    """``out[r] = tanh(q[r] / 2)`` (float64) via ``e = exp(-|q|)``, ``t = (1 - e) / (1 + e)``;
+    """``out[r] = tanh(q[r] / 2)`` via ``e = exp(-|q|)``, ``t = (1 - e) / (1 + e)``;
     ``buf`` float64 scratch of the same length."""
     bi = buf.view(np.int64)
     for r in range(q.shape[0]):
@@ -96,14 +96,17 @@ def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
     for i in range(mb):
         dmax = max(dmax, ptr[i + 1] - ptr[i])
     Q = np.empty((dmax, Z), dtype=np.float32)
-    T = np.empty((dmax, Z), dtype=np.float64)  # tanh(Q/2)
-    P = np.empty((dmax, Z), dtype=np.float64)  # product of t over the entries before k
-    suf = np.empty(Z, dtype=np.float64)
-    y = np.empty(Z, dtype=np.float64)
+    # tanh values and their products in float32: half the memory traffic of float64 (2x faster,
+    # measured); exp/log are evaluated in float64. A float32 t rounds to 1 above |Q| ~ 17, so a
+    # row whose other entries are all that sure sends the capped ~35.4 (BP's exact value is >= 17)
+    T = np.empty((dmax, Z), dtype=np.float32)  # tanh(Q/2)
+    P = np.empty((dmax, Z), dtype=np.float32)  # product of t over the entries before k
+    suf = np.empty(Z, dtype=np.float32)
+    y = np.empty(Z, dtype=np.float32)
     mag = np.empty(Z, dtype=np.float64)
     buf = np.empty(Z, dtype=np.float64)
     buf2 = np.empty(Z, dtype=np.float64)
-    sgn = np.empty(Z, dtype=np.float64)
+    sgn = np.empty(Z, dtype=np.float32)
     acc = np.empty(Z, dtype=np.uint8)
     best = ptr[mb] * Z + 1
     best_it = 0
