@@ -6,12 +6,12 @@ after the first iteration whose hard decisions meet the syndrome), but with the 
 
     R[e] = (-1)^s * 2 atanh( prod_{e' != e} tanh(Q[e'] / 2) ),
 
-computed per row with prefix/suffix products of ``t = tanh(Q / 2)`` (float32; exp and log in float64; no division, so a
-punctured bit with ``Q = 0`` is handled exactly). Why: min-sum's check message does not shrink
-with the check degree, so at the degrees 30-100 of high-rate codes it is over-confident and the
-codes' thresholds move far from capacity; sum-product is what the ``bp32k`` family is shaped for.
-Clamping: ``|t| <= 1 - 2^-50`` before the inverse, so messages stay within about +-35.4 and
-nothing becomes inf/NaN even with known bits pinned at +-40.
+computed per row with prefix/suffix products of ``t = tanh(Q / 2)`` (float32; exp and log in
+float64; no division, so a punctured bit with ``Q = 0`` is handled exactly). Why: min-sum's
+check message does not shrink with the check degree, so at the degrees 30-100 of high-rate
+codes it is over-confident and the codes' thresholds move far from capacity; sum-product is
+what the ``bp32k`` family is shaped for. Clamping: ``|t| <= 1 - 2^-50`` before the inverse, so
+messages stay within about +-35.4 and nothing becomes inf/NaN even with known bits at +-40.
 """
 
 from __future__ import annotations
