@@ -113,3 +113,18 @@ def test_blind_round_trip_with_bp():
     np.testing.assert_array_equal(rb.key, a[rb.kept])
     assert la.as_dict() == lb.as_dict()
     assert rb.kept.size >= 10
+
+
+def test_check_messages_match_the_tanh_rule_over_the_llr_range():
+    # one check, one iteration: the message to bit i is 2 atanh(prod_{j != i} tanh(l_j / 2)),
+    # computed here in float64 with numpy's tanh/arctanh (the decoder uses its own exp/log)
+    rng = np.random.default_rng(2)
+    code = QCCode("one6", np.zeros((1, 6), np.int32), 1)
+    for _ in range(40):
+        llr = (rng.choice([-1, 1], 6) * rng.uniform(0.01, 14.0, 6)).astype(np.float32)
+        s = np.array([rng.integers(0, 2)], np.uint8)
+        _, _, _, post = decode_bp(code, llr, s, max_iter=1)
+        t = np.tanh(llr.astype(np.float64) / 2)
+        ext = np.array([np.prod(np.delete(t, i)) for i in range(6)]) * (-1.0 if s[0] else 1.0)
+        want = llr + 2 * np.arctanh(ext)
+        np.testing.assert_allclose(post, want, rtol=1e-4, atol=1e-4)

@@ -63,27 +63,35 @@ def _tanh_half(q, out, buf) -> None:
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _log_ratio(y, out, buf, buf2) -> None:
-    """``out[r] = log((1 + |y|) / (1 - |y|))`` with ``|y|`` capped at ``_T_MAX`` (= 2 atanh|y|);
-    ``buf``, ``buf2`` float64 scratch."""
+def _messages(Pk, suf, Tk, Qk, Re, buf, buf2) -> None:
+    """Check-to-bit messages of one entry of a layer: ``y = Pk * suf`` (the product of the other
+    entries' t), ``Re = sign(y) log((1 + |y|) / (1 - |y|))`` with ``|y|`` capped at ``_T_MAX``,
+    ``Qk += Re`` (the new posterior); ``suf *= Tk`` for the next entry down. ``buf``, ``buf2``
+    float64 scratch; ``Re`` holds ``y`` in between (its sign)."""
     tmax = _T_MAX
     bi = buf.view(np.int64)
     bi2 = buf2.view(np.int64)
-    for r in range(y.shape[0]):
-        a = abs(y[r])
+    for r in range(Pk.shape[0]):
+        y = Pk[r] * suf[r]
+        suf[r] *= Tk[r]
+        Re[r] = y
+        a = np.float64(abs(y))
         a = a if a < tmax else tmax
         buf[r] = (1.0 + a) / (1.0 - a)  # >= 1, a normal double
-    for r in range(y.shape[0]):
+    for r in range(Pk.shape[0]):
         b = bi[r]
         bi2[r] = (b >> 52) | _EXP_HI  # 2^52 + biased exponent
         bi[r] = (b & _MANT) | _ONE  # mantissa in [1, 2)
-    for r in range(y.shape[0]):
+    for r in range(Pk.shape[0]):
         m = buf[r]
         s = (m - 1.0) / (m + 1.0)  # log m = 2 atanh s, 0 <= s < 1/3
         s2 = s * s
         lm = 2.0 * s * (1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (
             1.0 / 9 + s2 * (1.0 / 11 + s2 * (1.0 / 13)))))))
-        out[r] = (buf2[r] - (4503599627370496.0 + 1023.0)) * _LN2 + lm
+        g = np.float32((buf2[r] - (4503599627370496.0 + 1023.0)) * _LN2 + lm)
+        rv = -g if Re[r] < 0 else g
+        Re[r] = rv
+        Qk[r] += rv
 
 
 @numba.njit(cache=True, fastmath=True, error_model="numpy")
@@ -102,8 +110,6 @@ def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
     T = np.empty((dmax, Z), dtype=np.float32)  # tanh(Q/2)
     P = np.empty((dmax, Z), dtype=np.float32)  # product of t over the entries before k
     suf = np.empty(Z, dtype=np.float32)
-    y = np.empty(Z, dtype=np.float32)
-    mag = np.empty(Z, dtype=np.float64)
     buf = np.empty(Z, dtype=np.float64)
     buf2 = np.empty(Z, dtype=np.float64)
     sgn = np.empty(Z, dtype=np.float32)
@@ -149,16 +155,7 @@ def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
                 Qk = Q[k]
                 Tk = T[k]
                 Pk = P[k]
-                Re = R[e]
-                for r in range(Z):
-                    y[r] = Pk[r] * suf[r]
-                    suf[r] *= Tk[r]
-                _log_ratio(y, mag, buf, buf2)
-                for r in range(Z):
-                    m = np.float32(mag[r])
-                    rv = -m if y[r] < 0 else m
-                    Re[r] = rv
-                    Qk[r] = Qk[r] + rv
+                _messages(Pk, suf, Tk, Qk, R[e], buf, buf2)
                 v0 = col[e] * Z
                 w = Z - sh[e]
                 La = L[v0 + Z - w : v0 + Z]
