@@ -49,6 +49,7 @@ from postproc.reconcile.decoder import (
     decode_minsum,
     quantize_llr,
 )
+from postproc.reconcile.decoder_bp import decode_bp
 from postproc.reconcile.family import DEFAULT_FAMILY
 
 DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
@@ -61,9 +62,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ldpc-frames", type=int, default=None, help="frames for ldpc BpDecoder")
     p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
     p.add_argument("--family", default=DEFAULT_FAMILY)
-    p.add_argument("--decoder", choices=("float", "fixed"), default="float")
+    p.add_argument("--decoder", choices=("float", "fixed", "bp"), default="float")
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
+    p.add_argument("--f-start", type=float, default=None,
+                   help="ReconcileConfig.f_start (default: the config's)")
+    p.add_argument("--f-step", type=float, default=None,
+                   help="ReconcileConfig.f_step (default: the config's)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--old-frames", type=int, default=0,
                    help="also run the session-1 protocol settings on this many of the frames")
@@ -80,6 +85,8 @@ def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
 
 
 def _decode(cfg: ReconcileConfig, code, llr, synd):
+    if cfg.decoder == "bp":
+        return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
     if cfg.decoder == "float":
         return decode_minsum(code, llr, synd, max_iter=cfg.max_iter, alpha=cfg.alpha,
                             stall=cfg.stall)
@@ -118,6 +125,10 @@ def run(args: argparse.Namespace) -> dict:
     cfg = ReconcileConfig(family=args.family, decoder=args.decoder)
     if args.punct_frac is not None:
         cfg = replace(cfg, max_punct_frac=args.punct_frac)
+    if getattr(args, "f_start", None) is not None:
+        cfg = replace(cfg, f_start=args.f_start)
+    if getattr(args, "f_step", None) is not None:
+        cfg = replace(cfg, f_step=args.f_step)
     threads = numba.config.NUMBA_NUM_THREADS
     rows = []
     for q in qbers:
@@ -212,7 +223,8 @@ def run(args: argparse.Namespace) -> dict:
             **old,
         })
     return {"decoder": args.decoder, "family": args.family,
-            "max_punct_frac": cfg.max_punct_frac, "rows": rows,
+            "max_punct_frac": cfg.max_punct_frac, "f_start": cfg.f_start, "f_step": cfg.f_step,
+            "rows": rows,
             "as_json": bool(getattr(args, "json_here", False))}
 
 

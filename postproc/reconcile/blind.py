@@ -51,6 +51,7 @@ from postproc.reconcile.decoder import (
     minsum_messages,
     quantize_llr,
 )
+from postproc.reconcile.decoder_bp import decode_bp_warm
 from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
 from postproc.reconcile.qc import QCCode
 
@@ -83,7 +84,9 @@ class ReconcileConfig:
     # float decoder: give up a round after this many iterations without progress (3: half the
     # iterations of 12 at 3 % QBER, f +0.003; a warm restart keeps what the round found)
     stall: int = 3
-    decoder: str = "float"  # "float" (min-sum float32) or "fixed" (decode_layered_fixed)
+    # "float" (min-sum float32), "fixed" (decode_layered_fixed) or "bp" (layered sum-product,
+    # decoder_bp; meant for the bp32k family, same warm restart as "float")
+    decoder: str = "float"
     # float decoder: after a failed round keep the messages and posteriors and continue with the
     # revealed bits pinned (warm restart) instead of decoding from scratch
     warm: bool = True
@@ -102,8 +105,8 @@ class ReconcileConfig:
             raise ConfigError(f"max_rounds must be >= 1, got {self.max_rounds}")
         if self.reveal not in ("flipped", "posterior", "mixed"):
             raise ConfigError(f"reveal must be flipped/posterior/mixed, got {self.reveal!r}")
-        if self.decoder not in ("float", "fixed"):
-            raise ConfigError(f"decoder must be 'float' or 'fixed', got {self.decoder!r}")
+        if self.decoder not in ("float", "fixed", "bp"):
+            raise ConfigError(f"decoder must be 'float', 'fixed' or 'bp', got {self.decoder!r}")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
             raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
 
@@ -293,7 +296,7 @@ def alice_start(
 
 def _decode(state: BobState, which: np.ndarray) -> None:
     cfg, code = state.cfg, state.layout.code
-    if cfg.decoder == "float":
+    if cfg.decoder in ("float", "bp"):
         if state.msgs is None:
             state.post = state.llr.copy()
             state.msgs = minsum_messages(code, state.llr.shape[0])
@@ -301,9 +304,13 @@ def _decode(state: BobState, which: np.ndarray) -> None:
             state.post[which] = state.llr[which]
             state.msgs[which] = 0.0
         # in place in the full arrays: each frame's messages stay for its next round
-        out, it, ok = decode_minsum_warm(code, state.post, state.msgs, state.synd,
-                                         max_iter=cfg.max_iter, alpha=cfg.alpha,
-                                         stall=cfg.stall, frames=which)
+        if cfg.decoder == "bp":
+            out, it, ok = decode_bp_warm(code, state.post, state.msgs, state.synd,
+                                         max_iter=cfg.max_iter, stall=cfg.stall, frames=which)
+        else:
+            out, it, ok = decode_minsum_warm(code, state.post, state.msgs, state.synd,
+                                             max_iter=cfg.max_iter, alpha=cfg.alpha,
+                                             stall=cfg.stall, frames=which)
     else:
         ql = quantize_llr(state.llr[which], cfg.llr_scale, cfg.post_bits)
         out, it, ok = decode_layered_fixed(
