@@ -19,6 +19,7 @@ def _main(args: argparse.Namespace) -> int:
         block_slots=args.block_slots,
         as_json=args.json,
         reconcile_f_start=args.ec_f_start,
+        reconcile_mode=args.ec_mode,
     )
     if args.json:
         print(json.dumps(s, indent=2))
@@ -48,5 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="reconciliation: efficiency of the first blind round (default: reconcile's)",
+    )
+    p.add_argument(
+        "--ec-mode",
+        choices=("fast", "efficient"),
+        default="fast",
+        help="reconciliation: fast = n32k codes + min-sum (default); efficient = bp32k codes + "
+        "sum-product: smaller f (more key), 3-5x slower",
     )
     p.set_defaults(func=_main)

@@ -32,6 +32,7 @@ class Hello:
     qber_max: float
     block_slots: int
     auth_replenish_bytes: int
+    reconcile_mode: str
 
 
 @message(21)

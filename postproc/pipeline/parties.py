@@ -292,6 +292,7 @@ class AliceParty(_Party):
                 cfg.qber_max,
                 cfg.block_slots,
                 cfg.auth_replenish_bytes,
+                cfg.reconcile_mode,
             )
         )
         ack = self._handshake_recv(pm.HelloAck)
@@ -381,7 +382,7 @@ class AliceParty(_Party):
         _check_x(rep, cfg)
         # reconciliation
         ledger = LeakageLedger()
-        api = reconcile_api(cfg.reconcile_f_start)
+        api = reconcile_api(cfg.reconcile_f_start, cfg.reconcile_mode)
         with _timed(rep, "reconcile", self.chan):
             hint = _hint(self._prev_qber_z, rep.qber_x)
             layout = api.choose_layout(hint, api.config)
@@ -480,6 +481,7 @@ class BobParty(_Party):
             cfg.qber_max,
             cfg.block_slots,
             cfg.auth_replenish_bytes,
+            cfg.reconcile_mode,
         )
         if hello != mine:
             diff = [k for k in hello.__dataclass_fields__ if getattr(hello, k) != getattr(mine, k)]
@@ -554,7 +556,7 @@ class BobParty(_Party):
         rep.qber_x = _qber(rep.n_X, rep.m_X)
         _check_x(rep, cfg)
         ledger = LeakageLedger()
-        api = reconcile_api(cfg.reconcile_f_start)
+        api = reconcile_api(cfg.reconcile_f_start, cfg.reconcile_mode)
         with _timed(rep, "reconcile", self.chan):
             msg = chan.recv(api.SyndromeMsg)
             rep.reconcile_messages = 1

@@ -115,6 +115,7 @@ def demo(
     block_slots: int = DEMO_BLOCK_SLOTS,
     as_json: bool = False,
     reconcile_f_start: float | None = None,
+    reconcile_mode: str = "fast",
 ) -> dict[str, Any]:
     from postproc.sim import SimConfig
 
@@ -132,7 +133,11 @@ def demo(
             f"--seconds {seconds} gives {n_slots} slots, less than one block of {block_slots}"
         )
     cfg = PipelineConfig(
-        mu=DEMO_MU, p_mu=DEMO_P_MU, block_slots=block_slots, reconcile_f_start=reconcile_f_start
+        mu=DEMO_MU,
+        p_mu=DEMO_P_MU,
+        block_slots=block_slots,
+        reconcile_f_start=reconcile_f_start,
+        reconcile_mode=reconcile_mode,
     )
     if not as_json:
         print(f"simulating {seconds:g} s of the link ({n_slots} slots) ...", flush=True)

@@ -14,12 +14,19 @@ from postproc.pipeline.config import PipelineConfig
 
 
 @lru_cache(maxsize=8)
-def reconcile_api(f_start: float | None = None) -> types.SimpleNamespace:
-    """Blind LDPC reconciliation party functions (postproc.reconcile.blind) and their config."""
+def reconcile_api(f_start: float | None = None, mode: str = "fast") -> types.SimpleNamespace:
+    """Blind LDPC reconciliation party functions (postproc.reconcile.blind) and their config:
+    ``mode`` "fast" = reconcile's defaults (n32k, min-sum); "efficient" = bp32k codes with the
+    sum-product decoder and finer reveal steps (the settings measured in the README)."""
     from postproc.reconcile import blind
     from postproc.reconcile.family import get_code
 
-    config = blind.ReconcileConfig() if f_start is None else blind.ReconcileConfig(f_start=f_start)
+    preset: dict = {}
+    if mode == "efficient":
+        preset = {"family": "bp32k", "decoder": "bp", "f_start": 1.06, "f_step": 0.015}
+    if f_start is not None:
+        preset["f_start"] = f_start
+    config = blind.ReconcileConfig(**preset)
     return types.SimpleNamespace(
         config=config,
         choose_layout=blind.choose_layout,
