@@ -382,9 +382,36 @@ def decode_minsum(
     return out, iters, ok
 
 
+def warm_state_args(
+    code: QCCode,
+    post: np.ndarray,
+    msgs: np.ndarray,
+    syndrome: np.ndarray,
+    frames: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checks a kept decoder state (shared by the min-sum and sum-product warm decoders) and
+    returns (layer pointers, block columns, shifts, syndromes as a batch, selected frames)."""
+    ptr, col, sh = _layers_of(code.base)
+    F = post.shape[0]
+    if post.dtype != np.float32 or not post.flags.c_contiguous or post.shape != (F, code.n):
+        raise ValueError(f"post: need C-contiguous float32 (frames, {code.n}), got "
+                         f"{post.dtype} {post.shape}")
+    if (msgs.dtype != np.float32 or not msgs.flags.c_contiguous
+            or msgs.shape != (F, int(ptr[-1]), code.Z)):
+        raise ValueError(f"msgs: need C-contiguous float32 ({F}, {int(ptr[-1])}, {code.Z}), "
+                         f"got {msgs.dtype} {msgs.shape}")
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    if S.shape[0] != F:
+        raise ValueError(f"syndrome: {S.shape[0]} frames but post has {F}")
+    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64)
+    if sel.size and (sel.min() < 0 or sel.max() >= F):
+        raise ValueError(f"frames: index out of range for {F} frames")
+    return ptr, col, sh, S, sel
+
+
 def minsum_messages(code: QCCode, frames: int) -> np.ndarray:
-    """Zeroed check-to-bit messages for :func:`decode_minsum_warm`: float32 (frames x E x Z),
-    ``E`` = nonzero blocks of the base matrix."""
+    """Zeroed check-to-bit messages for :func:`decode_minsum_warm` (and the sum-product
+    ``decode_bp_warm``): float32 (frames x E x Z), ``E`` = nonzero blocks of the base matrix."""
     return np.zeros((frames, int((code.base >= 0).sum()), code.Z), dtype=np.float32)
 
 
@@ -412,21 +439,7 @@ def decode_minsum_warm(
     :func:`_minsum_run`). ``frames`` (optional indices) decodes only those frames, in place in
     the full arrays (no copies of the messages). Returns (hard decisions, iterations of this
     call, converged) for the decoded frames, in the order of ``frames``."""
-    ptr, col, sh = _layers_of(code.base)
-    F = post.shape[0]
-    if post.dtype != np.float32 or not post.flags.c_contiguous or post.shape != (F, code.n):
-        raise ValueError(f"post: need C-contiguous float32 (frames, {code.n}), got "
-                         f"{post.dtype} {post.shape}")
-    if (msgs.dtype != np.float32 or not msgs.flags.c_contiguous
-            or msgs.shape != (F, int(ptr[-1]), code.Z)):
-        raise ValueError(f"msgs: need C-contiguous float32 ({F}, {int(ptr[-1])}, {code.Z}), "
-                         f"got {msgs.dtype} {msgs.shape}")
-    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
-    if S.shape[0] != F:
-        raise ValueError(f"syndrome: {S.shape[0]} frames but post has {F}")
-    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64)
-    if sel.size and (sel.min() < 0 or sel.max() >= F):
-        raise ValueError(f"frames: index out of range for {F} frames")
+    ptr, col, sh, S, sel = warm_state_args(code, post, msgs, syndrome, frames)
     G = sel.size
     tr = np.zeros((G, 0), np.int32) if trace is None else trace
     out = np.zeros((G, code.n), dtype=np.uint8)

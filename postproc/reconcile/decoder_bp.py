@@ -20,7 +20,13 @@ import numba
 import numpy as np
 from numba import prange
 
-from postproc.reconcile.decoder import _as_batch, _hard, _layers_of, _meets_syndrome
+from postproc.reconcile.decoder import (
+    _as_batch,
+    _hard,
+    _meets_syndrome,
+    minsum_messages,
+    warm_state_args,
+)
 from postproc.reconcile.qc import QCCode
 
 _T_MAX = 1.0 - 2.0**-50  # |tanh| cap before atanh: messages <= 2 atanh(_T_MAX) ~ 35.4
@@ -190,9 +196,8 @@ def _bp_batch(ptr, col, sh, Z, L, R, synd, sel, max_iter, stall, out, iters, ok)
         ok[j] = good
 
 
-def bp_messages(code: QCCode, frames: int) -> np.ndarray:
-    """Zeroed check-to-bit messages for :func:`decode_bp_warm`: float32 (frames x E x Z)."""
-    return np.zeros((frames, int((code.base >= 0).sum()), code.Z), dtype=np.float32)
+# the kept state has the same shape for both decoders
+bp_messages = minsum_messages
 
 
 def decode_bp_warm(
@@ -212,21 +217,7 @@ def decode_bp_warm(
     whose count of rows with the wrong extrinsic sign product has not reached a new minimum for
     ``stall`` iterations. Returns (hard decisions uint8, iterations int32, converged bool) for
     the decoded frames in the order of ``frames``."""
-    ptr, col, sh = _layers_of(code.base)
-    F = post.shape[0]
-    if post.dtype != np.float32 or not post.flags.c_contiguous or post.shape != (F, code.n):
-        raise ValueError(f"post: need C-contiguous float32 (frames, {code.n}), got "
-                         f"{post.dtype} {post.shape}")
-    if (msgs.dtype != np.float32 or not msgs.flags.c_contiguous
-            or msgs.shape != (F, int(ptr[-1]), code.Z)):
-        raise ValueError(f"msgs: need C-contiguous float32 ({F}, {int(ptr[-1])}, {code.Z}), "
-                         f"got {msgs.dtype} {msgs.shape}")
-    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
-    if S.shape[0] != F:
-        raise ValueError(f"syndrome: {S.shape[0]} frames but post has {F}")
-    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64)
-    if sel.size and (sel.min() < 0 or sel.max() >= F):
-        raise ValueError(f"frames: index out of range for {F} frames")
+    ptr, col, sh, S, sel = warm_state_args(code, post, msgs, syndrome, frames)
     G = sel.size
     out = np.zeros((G, code.n), dtype=np.uint8)
     iters = np.zeros(G, dtype=np.int32)
