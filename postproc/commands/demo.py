@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from postproc.pipeline.config import add_reconcile_arguments, reconcile_options
 from postproc.pipeline.session import DEMO_BLOCK_SLOTS, demo, format_summary
 
 
@@ -18,8 +19,7 @@ def _main(args: argparse.Namespace) -> int:
         eve_fraction=args.eve,
         block_slots=args.block_slots,
         as_json=args.json,
-        reconcile_f_start=args.ec_f_start,
-        reconcile_mode=args.ec_mode,
+        **reconcile_options(args),
     )
     if args.json:
         print(json.dumps(s, indent=2))
@@ -44,17 +44,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distance-km", type=float, default=25.0)
     p.add_argument("--eve", type=float, default=0.0, help="intercept-resend fraction")
     p.add_argument("--block-slots", type=int, default=DEMO_BLOCK_SLOTS)
-    p.add_argument(
-        "--ec-f-start",
-        type=float,
-        default=None,
-        help="reconciliation: efficiency of the first blind round (default: reconcile's)",
-    )
-    p.add_argument(
-        "--ec-mode",
-        choices=("fast", "efficient"),
-        default="fast",
-        help="reconciliation: fast = n32k codes + min-sum (default); efficient = bp32k codes + "
-        "sum-product: smaller f (more key), 3-5x slower",
-    )
+    add_reconcile_arguments(p)
     p.set_defaults(func=_main)

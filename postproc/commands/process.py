@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from postproc.pipeline.config import add_reconcile_arguments, reconcile_options
 from postproc.pipeline.session import DEMO_BLOCK_SLOTS, format_summary, process
 
 
@@ -18,8 +19,7 @@ def _main(args: argparse.Namespace) -> int:
         as_json=args.json,
         eps_sec=args.eps_sec,
         eps_cor=args.eps_cor,
-        reconcile_f_start=args.ec_f_start,
-        reconcile_mode=args.ec_mode,
+        **reconcile_options(args),
     )
     if args.json:
         print(json.dumps(s, indent=2))
@@ -38,17 +38,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eps-sec", type=float, default=1e-10)
     p.add_argument("--eps-cor", type=float, default=1e-15)
     p.add_argument("--seed", type=int, default=None, help="protocol randomness (default: fresh)")
-    p.add_argument(
-        "--ec-f-start",
-        type=float,
-        default=None,
-        help="reconciliation: efficiency of the first blind round (default: reconcile's)",
-    )
-    p.add_argument(
-        "--ec-mode",
-        choices=("fast", "efficient"),
-        default="fast",
-        help="reconciliation: fast = n32k codes + min-sum (default); efficient = bp32k codes + "
-        "sum-product: smaller f (more key), 3-5x slower",
-    )
+    add_reconcile_arguments(p)
     p.set_defaults(func=_main)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -77,3 +78,25 @@ class PipelineConfig:
         d = dataclasses.asdict(self)
         d["mu"], d["p_mu"] = list(self.mu), list(self.p_mu)
         return d
+
+
+def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
+    """The reconciliation options shared by the commands that run the pipeline."""
+    parser.add_argument(
+        "--ec-f-start",
+        type=float,
+        default=None,
+        help="reconciliation: efficiency of the first blind round (default: reconcile's)",
+    )
+    parser.add_argument(
+        "--ec-mode",
+        choices=RECONCILE_MODES,
+        default="fast",
+        help="reconciliation: fast = n32k codes + min-sum (default); efficient = bp32k codes + "
+        "sum-product: smaller f (more key), 3-5x slower",
+    )
+
+
+def reconcile_options(args: argparse.Namespace) -> dict:
+    """PipelineConfig fields from :func:`add_reconcile_arguments`' options."""
+    return {"reconcile_f_start": args.ec_f_start, "reconcile_mode": args.ec_mode}
