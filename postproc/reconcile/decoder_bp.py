@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
 
 from postproc.reconcile.decoder import (
     _as_batch,
@@ -101,7 +103,7 @@ def _messages(Pk, suf, Tk, Qk, Re, buf, buf2) -> None:
 
 
 @numba.njit(cache=True, fastmath=True, error_model="numpy")
-def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
+def _bp_run_exact(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
     """Layered sum-product iterations on posteriors ``L`` and messages ``R`` (float32, updated in
     place so a later call continues). Progress for ``stall``: rows whose extrinsic sign product
     disagrees with the syndrome, summed over the iteration (free: the row product has it)."""
@@ -187,14 +189,309 @@ def _bp_run(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
     return max_iter, False
 
 
+# ---- fast kernel: float32 throughout, one division per direction, no prefix products --------
+#
+# Check node as a quotient: with the row product ``P = s * prod_e t_e`` (``s`` the syndrome sign)
+# the extrinsic product for entry k is ``y = P / t_k``, and the message
+# ``2 atanh(y) = log((|t_k| + |P|) / (|t_k| - |P|))`` takes one division and one log, the
+# denominator floored at ``|t_k| 2^-50`` (the exact kernel's cap: |R| <= ~35.4). An entry with
+# ``t = 0`` (punctured bit, Q = 0; also |Q| < ~1e-7, where float32 tanh is 0) would make P = 0,
+# so a layer with such an entry is redone exactly: product of the nonzero t, count of zeros.
+#
+# Posteriors are kept doubled per block column (``L2[j, c] == L2[j, c + Z]``), so the rotated
+# view of a block for shift s is the contiguous slice ``L2[j, s:s + Z]``: the check-node loops
+# read and write L directly (no rotation copies with scalar remainders) and only the mirror half
+# is copied back after each update. Q = L - R is recomputed in the second pass instead of
+# stored (L of column j is untouched between the two passes: a block row has one entry per
+# column).
+#
+# exp and log are float32 polynomials on 8 AVX2 lanes with exponent bits set/extracted by the
+# intrinsics below (numba has no bit casts and widens int32 arithmetic to int64 lanes).
+# Errors: 2^-f relative 3.1e-6, log absolute 1.2e-5 (nats), far below what changes a decision.
+
+_I32 = ir.IntType(32)
+_SQRT_HALF_BITS = 0x3F3504F3  # float32 bits of sqrt(1/2)
+_SIGN = -0x80000000  # float32 sign bit as int32
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """``2.0**k`` (float32) for an integer-valued float32 ``k`` in [-126, 127]."""
+    def codegen(context, builder, sig, args):
+        i = builder.fptosi(args[0], _I32)
+        i = builder.shl(builder.add(i, ir.Constant(_I32, 127)), ir.Constant(_I32, 23))
+        return builder.bitcast(i, ir.FloatType())
+    return types.float32(types.float32), codegen
+
+
+def _split_exponent(builder, x):
+    i = builder.bitcast(x, _I32)
+    k = builder.ashr(builder.sub(i, ir.Constant(_I32, _SQRT_HALF_BITS)), ir.Constant(_I32, 23))
+    return i, k
+
+
+@intrinsic
+def _log_exponent(typingctx, x):
+    """k (float32) with ``x = 2^k m``, m in [sqrt(1/2), sqrt(2)), for a normal float32 x > 0."""
+    def codegen(context, builder, sig, args):
+        _, k = _split_exponent(builder, args[0])
+        return builder.sitofp(k, ir.FloatType())
+    return types.float32(types.float32), codegen
+
+
+@intrinsic
+def _log_mantissa(typingctx, x):
+    """m in [sqrt(1/2), sqrt(2)) with ``x = 2^k m`` (exactly 1.0 for x = 1.0)."""
+    def codegen(context, builder, sig, args):
+        i, k = _split_exponent(builder, args[0])
+        return builder.bitcast(builder.sub(i, builder.shl(k, ir.Constant(_I32, 23))),
+                               ir.FloatType())
+    return types.float32(types.float32), codegen
+
+
+@intrinsic
+def _with_sign_of(typingctx, mag, s):
+    """``mag`` (sign bit clear) with the sign bit of ``s`` (also for s = -0.0)."""
+    def codegen(context, builder, sig, args):
+        a = builder.bitcast(args[0], _I32)
+        b = builder.and_(builder.bitcast(args[1], _I32), ir.Constant(_I32, _SIGN))
+        return builder.bitcast(builder.or_(a, b), ir.FloatType())
+    return types.float32(types.float32, types.float32), codegen
+
+
+@intrinsic
+def _with_sign_of_product(typingctx, mag, a, b):
+    """``mag`` (sign bit clear) with the sign of ``a * b`` taken from the sign bits (no
+    underflow to an unsigned zero)."""
+    def codegen(context, builder, sig, args):
+        m = builder.bitcast(args[0], _I32)
+        x = builder.xor(builder.bitcast(args[1], _I32), builder.bitcast(args[2], _I32))
+        x = builder.and_(x, ir.Constant(_I32, _SIGN))
+        return builder.bitcast(builder.or_(m, x), ir.FloatType())
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+_F = np.float32
+_ZERO32 = _F(0.0)
+_ONE32 = _F(1.0)
+_LOG2E32 = _F(_LOG2E)
+_LN2_32 = _F(_LN2)
+_V_MAX = _F(64.0)  # |Q| log2(e) clamp: e^-|Q| stays a normal float32; t is 1.0 beyond ~17.3
+_DEN_MIN = _F(2.0**-50)  # |t_k| - |P| floor, relative to |t_k|
+# 2^-f = 1 + f (A1 + f (A2 + f (A3 + f A4))) on [-1/2, 1/2] (relative error 3.1e-6, exactly 1 at
+# 0 so that Q = 0 gives t = 0 exactly)
+_A1, _A2, _A3, _A4 = (_F(-0.693121994839822), _F(0.24023718463105), _F(-0.0559168938250483),
+                      _F(0.009600395517048929))
+# log(1 + u) = u (B1 + u (B2 + ...)) on [sqrt(1/2) - 1, sqrt(2) - 1] (absolute error 1.2e-5)
+_B1, _B2, _B3, _B4, _B5 = (_F(0.9998797755592773), _F(-0.4993439143281651),
+                           _F(0.33841274950497363), _F(-0.27203589071875633),
+                           _F(0.16801382227839654))
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _tanh_half32(q):
+    """``tanh(|q| / 2)`` >= 0 in float32 via ``e = 2^(-|q| log2 e)``, ``(1 - e) / (1 + e)``."""
+    v = abs(q) * _LOG2E32
+    v = v if v < _V_MAX else _V_MAX
+    k = np.rint(v)
+    f = v - k
+    e = (_ONE32 + f * (_A1 + f * (_A2 + f * (_A3 + f * _A4))))
+    e = e * _pow2(-k)
+    t = (_ONE32 - e) / (_ONE32 + e)
+    return t if t > _ZERO32 else _ZERO32
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _log32(m):
+    """``log(m)`` for a normal float32 m > 0 (exactly 0 at m = 1)."""
+    u = _log_mantissa(m) - _ONE32
+    return _log_exponent(m) * _LN2_32 + u * (_B1 + u * (_B2 + u * (_B3 + u * (_B4 + u * _B5))))
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
+def _fwd32(Lw, Re, Tk, Pm) -> float:
+    """First pass over one entry: ``t = tanh((L - R) / 2)`` into ``Tk``, ``Pm *= t``; returns
+    the number of zero t (a float sum: a min reduction here kept the loop scalar)."""
+    zeros = _ZERO32
+    for r in range(Lw.shape[0]):
+        q = Lw[r] - Re[r]
+        t = _tanh_half32(q)
+        zeros += _ONE32 if t == _ZERO32 else _ZERO32
+        ts = _with_sign_of(t, q)
+        Tk[r] = ts
+        Pm[r] *= ts
+    return zeros
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
+def _bwd32(Lw, Re, Tk, Pm) -> None:
+    """Second pass, no zero t in the row: ``R = 2 atanh(Pm / t)``, ``L = L - R_old + R``."""
+    for r in range(Lw.shape[0]):
+        ts = Tk[r]
+        pm = Pm[r]
+        a = abs(ts)
+        n = abs(pm)
+        den = a - n
+        lo = a * _DEN_MIN
+        den = den if den > lo else lo
+        g = _log32((a + n) / den)
+        rv = _with_sign_of_product(g, pm, ts)
+        Lw[r] = Lw[r] - Re[r] + rv
+        Re[r] = rv
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
+def _bwd32_zeros(Lw, Re, Tk, Pm, nz) -> None:
+    """Second pass of a row set with zero t's: ``Pm`` = signed product of the nonzero t,
+    ``nz`` = their count of zeros; a zero entry gets the product of the others if it is the
+    only zero, every other message of a row with a zero is exactly 0."""
+    for r in range(Lw.shape[0]):
+        ts = Tk[r]
+        pm = Pm[r]
+        z = ts == _ZERO32
+        a = _ONE32 if z else abs(ts)
+        n = abs(pm) if nz[r] == (_ONE32 if z else _ZERO32) else _ZERO32
+        den = a - n
+        lo = a * _DEN_MIN
+        den = den if den > lo else lo
+        g = _log32((a + n) / den)
+        g = g if n > _ZERO32 else _ZERO32
+        rv = _with_sign_of_product(g, pm, _ONE32 if z else ts)
+        Lw[r] = Lw[r] - Re[r] + rv
+        Re[r] = rv
+
+
+@numba.njit(cache=True)
+def _double(L, Z, L2) -> None:
+    for j in range(L2.shape[0]):
+        for c in range(Z):
+            x = L[j * Z + c]
+            L2[j, c] = x
+            L2[j, Z + c] = x
+
+
+@numba.njit(cache=True)
+def _undouble(L2, Z, L) -> None:
+    for j in range(L2.shape[0]):
+        for c in range(Z):
+            L[j * Z + c] = L2[j, c]
+
+
+@numba.njit(cache=True, fastmath=True)
+def _meets_syndrome2(ptr, col, sh, Z, L2, synd, acc) -> bool:
+    """:func:`~postproc.reconcile.decoder._meets_syndrome` on the doubled posteriors."""
+    mb = ptr.shape[0] - 1
+    for i in range(mb):
+        for r in range(Z):
+            acc[r] = synd[i * Z + r]
+        for e in range(ptr[i], ptr[i + 1]):
+            s = sh[e]
+            Lw = L2[col[e], s : s + Z]
+            for r in range(Z):
+                acc[r] ^= np.uint8(Lw[r] < 0)
+        x = np.uint8(0)
+        for r in range(Z):
+            x |= acc[r]
+        if x:
+            return False
+    return True
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
+def _bp_run_fast(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
+    """Layered sum-product like :func:`_bp_run_exact` (same schedule, stopping and stall
+    measure) with the float32 quotient check node above."""
+    mb = ptr.shape[0] - 1
+    dmax = 0
+    for i in range(mb):
+        dmax = max(dmax, ptr[i + 1] - ptr[i])
+    nb = L.shape[0] // Z
+    L2 = np.empty((nb, 2 * Z), dtype=np.float32)
+    _double(L, Z, L2)
+    T = np.empty((dmax, Z), dtype=np.float32)
+    Pm = np.empty(Z, dtype=np.float32)
+    nz = np.empty(Z, dtype=np.float32)
+    acc = np.empty(Z, dtype=np.uint8)
+    best = ptr[mb] * Z + 1
+    best_it = 0
+    done = False
+    n_it = max_iter
+    for it in range(max_iter):
+        bad = 0
+        for i in range(mb):
+            e0 = ptr[i]
+            d = ptr[i + 1] - e0
+            for r in range(Z):
+                Pm[r] = -_ONE32 if synd[i * Z + r] else _ONE32
+            zeros = _ZERO32
+            for k in range(d):
+                e = e0 + k
+                s = sh[e]
+                zeros += _fwd32(L2[col[e], s : s + Z], R[e], T[k], Pm)
+            for r in range(Z):
+                bad += np.int64(Pm[r] < _ZERO32)  # the row's sign product against the syndrome
+            if zeros > _ZERO32:  # some t == 0: signed product of the nonzero t and count of zeros
+                for r in range(Z):
+                    Pm[r] = -_ONE32 if synd[i * Z + r] else _ONE32
+                    nz[r] = _ZERO32
+                for k in range(d):
+                    Tk = T[k]
+                    for r in range(Z):
+                        t = Tk[r]
+                        z = t == _ZERO32
+                        Pm[r] *= _ONE32 if z else t
+                        nz[r] += _ONE32 if z else _ZERO32
+            for k in range(d):
+                e = e0 + k
+                j = col[e]
+                s = sh[e]
+                Lw = L2[j, s : s + Z]
+                if zeros > _ZERO32:
+                    _bwd32_zeros(Lw, R[e], T[k], Pm, nz)
+                else:
+                    _bwd32(Lw, R[e], T[k], Pm)
+                # restore the mirror half of block column j (separate views: one array
+                # indexed twice kept this copy scalar)
+                src = L2[j, s:Z]
+                dst = L2[j, Z + s : 2 * Z]
+                for c in range(Z - s):
+                    dst[c] = src[c]
+                src = L2[j, Z : Z + s]
+                dst = L2[j, :s]
+                for c in range(s):
+                    dst[c] = src[c]
+        if _meets_syndrome2(ptr, col, sh, Z, L2, synd, acc):
+            n_it = it + 1
+            done = True
+            break
+        if stall <= 0:
+            continue
+        if bad < best:
+            best = bad
+            best_it = it
+        elif it - best_it >= stall:
+            n_it = it + 1
+            break
+    _undouble(L2, Z, L)
+    _hard(L, hard)
+    return n_it, done
+
+
 @numba.njit(cache=True, parallel=True)
-def _bp_batch(ptr, col, sh, Z, L, R, synd, sel, max_iter, stall, out, iters, ok):
+def _bp_batch(ptr, col, sh, Z, L, R, synd, sel, max_iter, stall, exact, out, iters, ok):
     for j in prange(sel.shape[0]):
         f = sel[j]
-        it, good = _bp_run(ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, stall, out[j])
+        if exact:
+            it, good = _bp_run_exact(ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, stall,
+                                     out[j])
+        else:
+            it, good = _bp_run_fast(ptr, col, sh, Z, L[f], R[f], synd[f], max_iter, stall,
+                                    out[j])
         iters[j] = it
         ok[j] = good
 
+
+_KERNELS = ("fast", "exact")
 
 # the kept state has the same shape for both decoders
 bp_messages = minsum_messages
@@ -209,6 +506,7 @@ def decode_bp_warm(
     max_iter: int = 60,
     stall: int = 0,
     frames: np.ndarray | None = None,
+    kernel: str = "fast",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Layered sum-product on a kept state, like :func:`~postproc.reconcile.decoder.
     decode_minsum_warm`: ``post`` float32 (frames x n) posteriors (the channel LLRs to start;
@@ -216,14 +514,18 @@ def decode_bp_warm(
     place; ``frames`` (optional indices) decodes only those. ``stall > 0`` gives up on a frame
     whose count of rows with the wrong extrinsic sign product has not reached a new minimum for
     ``stall`` iterations. Returns (hard decisions uint8, iterations int32, converged bool) for
-    the decoded frames in the order of ``frames``."""
+    the decoded frames in the order of ``frames``. ``kernel``: "fast" (float32 quotient check
+    node, see :func:`_bp_run_fast`) or "exact" (the session-2 kernel, float64 exp/log, kept to
+    compare against)."""
+    if kernel not in _KERNELS:
+        raise ValueError(f"kernel: need one of {_KERNELS}, got {kernel!r}")
     ptr, col, sh, S, sel = warm_state_args(code, post, msgs, syndrome, frames)
     G = sel.size
     out = np.zeros((G, code.n), dtype=np.uint8)
     iters = np.zeros(G, dtype=np.int32)
     ok = np.zeros(G, dtype=np.bool_)
-    _bp_batch(ptr, col, sh, code.Z, post, msgs, S, sel, int(max_iter), int(stall), out, iters,
-              ok)
+    _bp_batch(ptr, col, sh, code.Z, post, msgs, S, sel, int(max_iter), int(stall),
+              kernel == "exact", out, iters, ok)
     return out, iters, ok
 
 
@@ -234,20 +536,22 @@ def decode_bp(
     *,
     max_iter: int = 60,
     stall: int = 0,
+    kernel: str = "fast",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Layered sum-product from scratch, batch of frames, parallel over frames.
 
     ``llr`` float (frames x n) channel LLRs (``L = log P(0)/P(1)``; punctured 0, known bits at a
     large magnitude), ``syndrome`` uint8 (frames x m). Returns (hard decisions uint8 frames x n,
     iterations int32, converged bool, posterior LLRs float32 frames x n); a single frame (1-d
-    inputs) gives 1-d decisions/posteriors and length-1 iterations/flags."""
+    inputs) gives 1-d decisions/posteriors and length-1 iterations/flags. ``kernel`` as in
+    :func:`decode_bp_warm`."""
     L, single = _as_batch(llr, code.n, "llr", np.float32)
     L = L.copy()
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
     if S.shape[0] != L.shape[0]:
         raise ValueError(f"syndrome: {S.shape[0]} frames but llr has {L.shape[0]}")
     out, iters, ok = decode_bp_warm(code, L, bp_messages(code, L.shape[0]), S,
-                                    max_iter=max_iter, stall=stall)
+                                    max_iter=max_iter, stall=stall, kernel=kernel)
     if single:
         return out[0], iters[:1], ok[:1], L[0]
     return out, iters, ok, L
