@@ -194,3 +194,15 @@ def test_unknown_kernel_is_rejected():
     code = QCCode("one6", np.zeros((1, 6), np.int32), 1)
     with pytest.raises(ValueError, match="kernel"):
         decode_bp(code, np.ones(6, np.float32), np.zeros(1, np.uint8), kernel="approx")
+
+
+@pytest.mark.parametrize("kernel", ["fast", "exact"])
+def test_underflowing_row_product_gives_zero_messages(kernel):
+    # 40 entries with |L| = 1e-3: the product of the t (~5e-4 each) underflows float32, the true
+    # messages are < 1e-100; the fast kernel takes its exact path there (zero product)
+    code = QCCode("one40", np.zeros((1, 40), np.int32), 1)
+    rng = np.random.default_rng(5)
+    llr = (rng.choice([-1, 1], 40) * 1e-3).astype(np.float32)
+    for s in (0, 1):
+        _, _, _, post = decode_bp(code, llr, np.array([s], np.uint8), max_iter=2, kernel=kernel)
+        np.testing.assert_allclose(post, llr, rtol=0, atol=1e-7)
