@@ -6,8 +6,11 @@ after the first iteration whose hard decisions meet the syndrome), but with the 
 
     R[e] = (-1)^s * 2 atanh( prod_{e' != e} tanh(Q[e'] / 2) ),
 
-computed per row with prefix/suffix products of ``t = tanh(Q / 2)`` (float32; exp and log in
-float64; no division, so a punctured bit with ``Q = 0`` is handled exactly). Why: min-sum's
+in one of two kernels: "fast" (default, :func:`_bp_run_fast`: float32 polynomials on 8 AVX2
+lanes, the row product divided by the entry's own t, exact path for t = 0; ~3x cheaper per
+edge-iteration) or "exact" (the session-2 kernel, :func:`_bp_run_exact`: prefix/suffix products
+of ``t = tanh(Q / 2)`` in float32, exp and log in float64). Both handle a punctured bit with
+``Q = 0`` exactly (it sends 0, receives the product of the others). Why: min-sum's
 check message does not shrink with the check degree, so at the degrees 30-100 of high-rate
 codes it is over-confident and the codes' thresholds move far from capacity; sum-product is
 what the ``bp32k`` family is shaped for. Clamping: ``|t| <= 1 - 2^-50`` before the inverse, so
@@ -198,14 +201,14 @@ def _bp_run_exact(ptr, col, sh, Z, L, R, synd, max_iter, stall, hard):
 # ``t = 0`` (punctured bit, Q = 0; also |Q| < ~1e-7, where float32 tanh is 0) would make P = 0,
 # so a layer with such an entry is redone exactly: product of the nonzero t, count of zeros.
 #
-# Posteriors live in a buffer of two periods per block column, ``L2[j]`` of length 2Z, where the
-# value of bit c of block j sits at c or c + Z: the rotated view of the block for shift s is
-# the contiguous slice ``L2[j, s:s + Z]`` once the bits c < s sit at c + Z and the others at c
-# (``off[j] = s``). Moving from one shift to the next copies only the bits between the two
-# shifts (Z/3 on average, one contiguous loop) instead of two rotation copies of Z with scalar
-# remainders; the check-node loops read and write L in place. Q = L - R is recomputed in the
-# second pass instead of stored (L of column j is untouched between the two passes: a block row
-# has one entry per column).
+# Posteriors are kept periodically, four copies of each block column side by side (``L2``, bit
+# c of block j at ``(4j + p) Z + c``, p = 0..3): the rotated view of the block for shift s is
+# the contiguous run starting at ``(4j + 1) Z + s``, and writing the updated run also at -Z and
+# +Z keeps periods 1 and 2 complete, so any later shift reads a current window. This replaces
+# the two rotation copies of Z with scalar remainders per entry and direction (measured: two
+# copies of 2Z-periodic layouts cost 0.2-0.5 ns per edge; the extra stores cost nothing
+# measurable). Q = L - R is recomputed in the second pass instead of stored (L of column j is
+# untouched between the two passes: a block row has one entry per column).
 #
 # exp and log are float32 polynomials on 8 AVX2 lanes with exponent bits set/extracted by the
 # intrinsics below (numba has no bit casts and widens int32 arithmetic to int64 lanes).
@@ -282,8 +285,9 @@ _DEN_MIN = _F(2.0**-50)  # |t_k| - |P| floor, relative to |t_k|
 # 2^f = 1 + f (A1 + f (A2 + f A3)) on [-1/2, 1/2]: relative error 1.1e-4, exactly 1 at 0 (so
 # Q = 0 gives t = 0 exactly); A1 = ln 2 (1 + 3e-4) keeps t's relative error ~3e-4 for small Q.
 # log(1 + u) = u (B1 + u (B2 + u (B3 + u B4))) on [sqrt(1/2) - 1, sqrt(2) - 1]: absolute error
-# 8e-5 (nats) per message. Both are least-squares fits on Chebyshev nodes (fit: see the notes);
-# one degree more each (3e-6 / 1.2e-5) measured 6 % slower per edge for identical decodings.
+# 8e-5 (nats) per message. Both are weighted least-squares fits on Chebyshev nodes (the
+# bpfast-3 notes have the fit). One degree more each (3e-6 / 1.2e-5) measured 11 % slower per
+# edge, f the same within 1e-4 on 1000 frames (notes).
 _A1, _A2, _A3 = _F(0.6933686012593135), _F(0.24221783810118203), _F(0.054592824741898)
 _B1, _B2, _B3, _B4 = (_F(0.9992738149950032), _F(-0.5024990153310642), _F(0.35948027909473934),
                       _F(-0.22879209169174292))
