@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postproc.reconcile.decoder import channel_llr, decode_layered_fixed, quantize_llr
-from postproc.reconcile.decoder_fast import decode_fast
+from postproc.reconcile.decoder_fast import decode_fast, decode_fast_warm, fast_state, pin_bits
 from postproc.reconcile.family import family_codes, get_code
 
 
@@ -61,3 +61,95 @@ def test_cold_start_is_decode_layered_fixed_n32k():
         for a, b in zip(ref, got, strict=True):
             assert np.array_equal(a, b)
         assert 0 < ref[2].sum() < 6  # decoded and failing frames both compared
+
+
+def test_split_run_continues_exactly_and_subset_leaves_others_alone():
+    # 5 iterations then 7 more from the kept state == one run of 12 (stall 0 and stall 3)
+    code = family_codes("hw")[-1]
+    _x, y, s = _frames(code, 0.08, 24, 2)
+    ql = quantize_llr(channel_llr(y, 0.08), 4.0)
+    for stall in (0, 3):
+        one, it_one, ok_one = decode_fast(code, ql, s, max_iter=12, stall=stall)
+        st = fast_state(code, ql, s)
+        _, it1, ok1 = decode_fast_warm(st, max_iter=5, stall=stall)
+        rest = np.nonzero(~ok1 & (it1 == 5))[0]  # neither converged nor given up
+        before = st.msgs.copy()
+        out2, it2, ok2 = decode_fast_warm(st, max_iter=7, stall=stall, frames=rest)
+        assert rest.size > 0 and ok1.sum() > 0
+        if stall == 0:
+            assert np.array_equal(out2, one[rest]) and np.array_equal(ok2, ok_one[rest])
+            assert np.array_equal(it2 + 5, it_one[rest])
+        assert np.array_equal(it1[ok1], it_one[ok1])
+        others = np.setdiff1d(np.arange(24), rest)
+        assert np.array_equal(st.msgs[others], before[others])
+        assert (st.msgs[rest] != before[rest]).any()
+    with pytest.raises(ValueError, match="frames"):
+        decode_fast_warm(st, frames=np.array([24]))
+
+
+def test_pinned_bits_stay_pinned_even_against_the_channel_and_the_messages():
+    # pin bits to values that contradict the channel (and the codeword): saturating arithmetic
+    # would drag a +-127 channel value across zero; a pinned bit never moves
+    code = family_codes("hw")[1]
+    x, y, s = _frames(code, 0.07, 16, 3)
+    ql = quantize_llr(channel_llr(y, 0.07), 8.0)
+    st = fast_state(code, ql, s)
+    decode_fast_warm(st, max_iter=4)
+    rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(16), 40)
+    pos = np.concatenate([rng.choice(code.n, 40, replace=False) for _ in range(16)])
+    vals = (1 - x[rows, pos]).astype(np.uint8)  # wrong values: the rest of the graph disagrees
+    pin_bits(st, rows, pos, vals)
+    out, _, _ = decode_fast_warm(st, max_iter=30)
+    assert np.array_equal(out[rows, pos], vals)
+    assert (st.posteriors()[rows, pos] == 127).all()
+    # near capacity (h(0.035) = 0.22, rate 3/4) frames fail; a quarter of the bits pinned to their
+    # true values (warm, after a failed round) makes them decode to Alice's word
+    x, y, s = _frames(code, 0.035, 16, 4)
+    ql = quantize_llr(channel_llr(y, 0.035), 4.0)
+    st2 = fast_state(code, ql, s)
+    _, _, ok1 = decode_fast_warm(st2, max_iter=30)
+    pos = np.concatenate([rng.choice(code.n, code.n // 4, replace=False) for _ in range(16)])
+    rows = np.repeat(np.arange(16), code.n // 4)
+    pin_bits(st2, rows, pos, x[rows, pos])
+    out2, _, ok2 = decode_fast_warm(st2, max_iter=30)
+    assert ok1.sum() <= 4 and ok2.sum() >= 9 and np.array_equal(out2[ok2], x[ok2])
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), q=st.sampled_from([0.03, 0.06, 0.1]))
+def test_decoding_with_pins_is_symmetric_in_the_codeword(seed, q):
+    # (Bob's word y, syndrome of x, pins with x's values) and (the error pattern y ^ x, zero
+    # syndrome, pins at 0) give the same iterations, flags and |posterior|, decisions differing
+    # by x: what Bob asks for depends on the error pattern only
+    code = family_codes("hw")[2]
+    x, y, s = _frames(code, q, 8, seed)
+    rng = np.random.default_rng(seed)
+    pos = np.stack([rng.choice(code.n, 50, replace=False) for _ in range(8)])
+    rows = np.repeat(np.arange(8), 50)
+    res = []
+    for word, synd, vals in ((y, s, x), (y ^ x, np.zeros_like(s), np.zeros_like(x))):
+        ql = quantize_llr(channel_llr(word, q), 4.0)
+        st = fast_state(code, ql, synd)
+        first = decode_fast_warm(st, max_iter=3)
+        pin_bits(st, rows, pos.reshape(-1), vals[rows, pos.reshape(-1)])
+        res.append((first, decode_fast_warm(st, max_iter=20, stall=3), np.abs(st.posteriors())))
+    (f1, d1, p1), (f2, d2, p2) = res
+    for a, b in ((f1, f2), (d1, d2)):
+        assert np.array_equal(a[0] ^ x, b[0])
+        assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+    assert np.array_equal(p1, p2)
+
+
+def test_bad_arguments_are_named():
+    code = family_codes("hw")[0]
+    st = fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((2, code.m), np.uint8))
+    with pytest.raises(ValueError, match="msg_bits"):
+        decode_fast_warm(st, msg_bits=9)
+    pin_bits(st, np.array([0]), np.array([3]), np.array([1]))
+    with pytest.raises(ValueError, match="msg_bits"):
+        decode_fast_warm(st, msg_bits=8)
+    with pytest.raises(ValueError, match="positions"):
+        pin_bits(st, np.array([0]), np.array([code.n]), np.array([1]))
+    with pytest.raises(ValueError, match="syndrome"):
+        fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((3, code.m), np.uint8))
