@@ -116,31 +116,6 @@ def test_pinned_bits_stay_pinned_even_against_the_channel_and_the_messages():
     assert ok1.sum() <= 4 and ok2.sum() >= 9 and np.array_equal(out2[ok2], x[ok2])
 
 
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**31), q=st.sampled_from([0.03, 0.06, 0.1]))
-def test_decoding_with_pins_is_symmetric_in_the_codeword(seed, q):
-    # (Bob's word y, syndrome of x, pins with x's values) and (the error pattern y ^ x, zero
-    # syndrome, pins at 0) give the same iterations, flags and |posterior|, decisions differing
-    # by x: what Bob asks for depends on the error pattern only
-    code = family_codes("hw")[2]
-    x, y, s = _frames(code, q, 8, seed)
-    rng = np.random.default_rng(seed)
-    pos = np.stack([rng.choice(code.n, 50, replace=False) for _ in range(8)])
-    rows = np.repeat(np.arange(8), 50)
-    res = []
-    for word, synd, vals in ((y, s, x), (y ^ x, np.zeros_like(s), np.zeros_like(x))):
-        ql = quantize_llr(channel_llr(word, q), 4.0)
-        st = fast_state(code, ql, synd)
-        first = decode_fast_warm(st, max_iter=3)
-        pin_bits(st, rows, pos.reshape(-1), vals[rows, pos.reshape(-1)])
-        res.append((first, decode_fast_warm(st, max_iter=20, stall=3), np.abs(st.posteriors())))
-    (f1, d1, p1), (f2, d2, p2) = res
-    for a, b in ((f1, f2), (d1, d2)):
-        assert np.array_equal(a[0] ^ x, b[0])
-        assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
-    assert np.array_equal(p1, p2)
-
-
 def test_bad_arguments_are_named():
     code = family_codes("hw")[0]
     st = fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((2, code.m), np.uint8))
