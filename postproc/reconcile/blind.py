@@ -52,6 +52,7 @@ from postproc.reconcile.decoder import (
     quantize_llr,
 )
 from postproc.reconcile.decoder_bp import decode_bp_warm
+from postproc.reconcile.decoder_fast import FastState, decode_fast_warm, fast_state, pin_bits
 from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
 from postproc.reconcile.qc import QCCode
 
@@ -84,8 +85,10 @@ class ReconcileConfig:
     # float decoder: give up a round after this many iterations without progress (3: half the
     # iterations of 12 at 3 % QBER, f +0.003; a warm restart keeps what the round found)
     stall: int = 3
-    # "float" (min-sum float32), "fixed" (decode_layered_fixed) or "bp" (layered sum-product,
-    # decoder_bp; meant for the bp32k family, same warm restart as "float")
+    # "float" (min-sum float32), "fixed" (decode_layered_fixed), "bp" (layered sum-product,
+    # decoder_bp; meant for the bp32k family, same warm restart as "float") or "fast" (8-bit
+    # min-sum, decoder_fast: the fixed-point arithmetic with a warm restart and exact pins; Bob
+    # decodes the error pattern, see _decode)
     decoder: str = "float"
     # float decoder: after a failed round keep the messages and posteriors and continue with the
     # revealed bits pinned (warm restart) instead of decoding from scratch
@@ -99,14 +102,23 @@ class ReconcileConfig:
     llr_scale: float = 4.0  # fixed point: channel LLR * llr_scale, rounded
     post_bits: int = 8
     msg_bits: int = 6
+    # decoder "fast" (8-bit posteriors): its own quantisation and normalisation (the "fixed"
+    # fields above stay the Verilog decoder's)
+    fast_scale: float = 4.0
+    fast_msg_bits: int = 6
+    fast_norm: tuple[int, int] = (7, 3)  # message = (min * num) >> shift
+    fast_offset: int = 0
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
             raise ConfigError(f"max_rounds must be >= 1, got {self.max_rounds}")
         if self.reveal not in ("flipped", "posterior", "mixed"):
             raise ConfigError(f"reveal must be flipped/posterior/mixed, got {self.reveal!r}")
-        if self.decoder not in ("float", "fixed", "bp"):
-            raise ConfigError(f"decoder must be 'float', 'fixed' or 'bp', got {self.decoder!r}")
+        if self.decoder not in ("float", "fixed", "bp", "fast"):
+            raise ConfigError(
+                f"decoder must be 'float', 'fixed', 'bp' or 'fast', got {self.decoder!r}")
+        if not 2 <= self.fast_msg_bits <= 7:
+            raise ConfigError(f"fast_msg_bits must lie in 2..7, got {self.fast_msg_bits}")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
             raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
 
@@ -252,6 +264,11 @@ class BobState:
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     iterations: int = 0
+    # decoder "fast": 8-bit state of the error-pattern decoding, Bob's hard word (0 at punctured
+    # and shortened positions) and the quantised channel magnitudes
+    fast: FastState | None = None
+    word: np.ndarray | None = None
+    mag: np.ndarray | None = None
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -294,9 +311,41 @@ def alice_start(
     return AliceState(layout, frames, revealed), msg
 
 
+def _fast_start(state: BobState, which: np.ndarray) -> None:
+    """(Re)start the 8-bit decoder of frames ``which`` cold, in the error domain: Bob decodes
+    e = x ^ y with channel magnitudes |LLR| and syndrome s ^ H y, known bits pinned to their
+    e value. So all his decoder sees, ties of the integer arithmetic included, is a function of
+    the error pattern (fixed-point min-sum treats an exact 0 as positive, so decoding y itself
+    would not be exactly symmetric in the codeword)."""
+    cfg, code = state.cfg, state.layout.code
+    if state.fast is None:
+        state.word = (state.llr < 0).astype(np.uint8)
+        state.mag = quantize_llr(np.abs(state.llr), cfg.fast_scale)
+    s_err = state.synd[which] ^ code.syndrome(state.word[which])
+    sub = fast_state(code, state.mag[which], s_err, pinned=state.revealed[which])
+    # pinned above to e = 0 (positive magnitudes); re-pin the revealed bits Bob had wrong
+    rows, pos = np.nonzero(state.revealed[which] & ((state.llr[which] < 0) != state.word[which]))
+    if rows.size:
+        pin_bits(sub, rows, pos, np.ones(rows.size, np.uint8))
+    if state.fast is None:
+        state.fast = sub
+    else:
+        for name in ("post", "floor", "msgs", "synd", "flip"):
+            getattr(state.fast, name)[which] = getattr(sub, name)
+        state.fast.n_pinned += sub.n_pinned
+
+
 def _decode(state: BobState, which: np.ndarray) -> None:
     cfg, code = state.cfg, state.layout.code
-    if cfg.decoder in ("float", "bp"):
+    if cfg.decoder == "fast":
+        if state.fast is None or not cfg.warm:
+            _fast_start(state, which)
+        e, it, ok = decode_fast_warm(
+            state.fast, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
+            norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1], offset=cfg.fast_offset,
+            stall=cfg.stall, frames=which)
+        out = e ^ state.word[which]
+    elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
             state.post = state.llr.copy()
             state.msgs = minsum_messages(code, state.llr.shape[0])
@@ -384,9 +433,12 @@ def _key_reveals(state: BobState, frames: np.ndarray, k: int) -> np.ndarray:
     """``k`` not yet known key positions per frame (rows, increasing) that Bob asks for after a
     failed round, by the rule ``cfg.reveal`` (the fixed-point path has no posterior: flipped)."""
     mode = _REVEAL_MODES[state.cfg.reveal] if state.post is not None else 0
-    post = state.post if state.post is not None else state.llr
+    post, llr, dec = state.post if state.post is not None else state.llr, state.llr, state.decoded
+    if state.fast is not None:  # error domain: int8 posteriors, channel all "no error"
+        mode = _REVEAL_MODES[state.cfg.reveal]
+        post, llr, dec = state.fast.posteriors(), state.mag, state.decoded ^ state.word
     out = np.empty((frames.size, k), dtype=np.int32)
-    _reveal_pick(post, state.llr, state.decoded, state.revealed, state.layout.key_pos,
+    _reveal_pick(post, llr, dec, state.revealed, state.layout.key_pos,
                  frames.astype(np.int64), mode, int(k), out)
     return out
 
@@ -500,6 +552,8 @@ def bob_continue(
         # posterior = channel + messages: swap the channel part of the revealed bits
         state.post[rows, pos] += known - state.llr[rows, pos]
     state.llr[rows, pos] = known
+    if state.fast is not None:  # pinned for good, as error bits
+        pin_bits(state.fast, rows, pos, vals ^ state.word[rows, pos])
     state.round += 1
     _decode(state, state.pending.astype(np.int64))
     return _reply(state)
