@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postproc.reconcile.decoder import channel_llr, decode_layered_fixed, quantize_llr
-from postproc.reconcile.decoder_fast import decode_fast, decode_fast_warm, fast_state, pin_bits
+from postproc.reconcile.decoder_fast import (
+    decode_fast,
+    decode_fast_warm,
+    fast_state,
+    pin_bits,
+    quantize_abs,
+    reveal_pick,
+)
 from postproc.reconcile.family import family_codes, get_code
 
 
@@ -128,3 +135,36 @@ def test_bad_arguments_are_named():
         pin_bits(st, np.array([0]), np.array([code.n]), np.array([1]))
     with pytest.raises(ValueError, match="syndrome"):
         fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((3, code.m), np.uint8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 300), mode=st.sampled_from([0, 1, 2]))
+def test_reveal_pick_on_the_int8_state_is_the_float_rule(seed, k, mode):
+    # the 256-bucket selection on the kept int8 posteriors == blind._reveal_pick (sampled
+    # threshold + partition, property-tested against a stable sort) on the same values
+    from postproc.reconcile.blind import _reveal_pick
+
+    code = family_codes("hw")[0]
+    rng = np.random.default_rng(seed)
+    F, n = 3, code.n
+    llr = rng.integers(-127, 128, (F, n)).astype(np.int32)
+    llr[:, rng.random(n) < 0.5] //= 16  # many ties
+    st_ = fast_state(code, llr, np.zeros((F, code.m), np.uint8))
+    post = st_.posteriors()
+    assert np.array_equal(post, llr.astype(np.int8))
+    revealed = rng.random((F, n)) < 0.3
+    keyp = np.sort(rng.choice(n, 600, replace=False)).astype(np.int64)
+    frames = np.array([2, 0], dtype=np.int64)
+    ref = np.empty((2, k), np.int32)
+    _reveal_pick(post.astype(np.float32), np.ones((F, n), np.float32), (post < 0).astype(np.uint8),
+                 revealed, keyp, frames, mode, k, ref)
+    got = reveal_pick(st_, revealed, keyp, frames, mode, k)
+    assert np.array_equal(got, ref)
+
+
+def test_quantize_abs_is_quantize_llr_of_the_magnitude():
+    rng = np.random.default_rng(3)
+    x = (rng.normal(0, 20, (4, 500)) * 4).round() / 4  # halves included
+    x = x.astype(np.float32)
+    for scale in (1.0, 2.5, 4.0):
+        assert np.array_equal(quantize_abs(x, scale), quantize_llr(np.abs(x), scale))

@@ -52,7 +52,14 @@ from postproc.reconcile.decoder import (
     quantize_llr,
 )
 from postproc.reconcile.decoder_bp import decode_bp_warm
-from postproc.reconcile.decoder_fast import FastState, decode_fast_warm, fast_state, pin_bits
+from postproc.reconcile.decoder_fast import (
+    FastState,
+    decode_fast_warm,
+    fast_state,
+    pin_bits,
+    quantize_abs,
+    reveal_pick,
+)
 from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
 from postproc.reconcile.qc import QCCode
 
@@ -320,7 +327,7 @@ def _fast_start(state: BobState, which: np.ndarray) -> None:
     cfg, code = state.cfg, state.layout.code
     if state.fast is None:
         state.word = (state.llr < 0).astype(np.uint8)
-        state.mag = quantize_llr(np.abs(state.llr), cfg.fast_scale)
+        state.mag = quantize_abs(state.llr, cfg.fast_scale)
     s_err = state.synd[which] ^ code.syndrome(state.word[which])
     sub = fast_state(code, state.mag[which], s_err, pinned=state.revealed[which])
     # pinned above to e = 0 (positive magnitudes); re-pin the revealed bits Bob had wrong
@@ -432,13 +439,13 @@ _REVEAL_MODES = {"flipped": 0, "posterior": 1, "mixed": 2}
 def _key_reveals(state: BobState, frames: np.ndarray, k: int) -> np.ndarray:
     """``k`` not yet known key positions per frame (rows, increasing) that Bob asks for after a
     failed round, by the rule ``cfg.reveal`` (the fixed-point path has no posterior: flipped)."""
+    if state.fast is not None:  # the same rules on the int8 posteriors of the error pattern
+        return reveal_pick(state.fast, state.revealed, state.layout.key_pos, frames,
+                           _REVEAL_MODES[state.cfg.reveal], k)
     mode = _REVEAL_MODES[state.cfg.reveal] if state.post is not None else 0
-    post, llr, dec = state.post if state.post is not None else state.llr, state.llr, state.decoded
-    if state.fast is not None:  # error domain: int8 posteriors, channel all "no error"
-        mode = _REVEAL_MODES[state.cfg.reveal]
-        post, llr, dec = state.fast.posteriors(), state.mag, state.decoded ^ state.word
+    post = state.post if state.post is not None else state.llr
     out = np.empty((frames.size, k), dtype=np.int32)
-    _reveal_pick(post, llr, dec, state.revealed, state.layout.key_pos,
+    _reveal_pick(post, state.llr, state.decoded, state.revealed, state.layout.key_pos,
                  frames.astype(np.int64), mode, int(k), out)
     return out
 

@@ -353,10 +353,10 @@ def _load_post(llr, Z, W, Lx) -> None:
 
 
 @numba.njit(cache=True)
-def _pin(ptr, col, sh, Z, W, Lx, Fl, sy, flip, rows, pos, vals) -> None:
+def _pin(cptr, crow, Z, W, Lx, Fl, sy, flip, rows, pos, vals) -> None:
     """Pin bit ``pos[k]`` of frame ``rows[k]`` to ``vals[k]``: posterior and floor +127 (both
-    copies); a 1 is represented as 0 (``flip``) with its checks' syndrome bits toggled."""
-    mb = ptr.shape[0] - 1
+    copies); a 1 is represented as 0 (``flip``) with its checks' syndrome bits toggled
+    (``crow[cptr[j]:cptr[j+1]]``: check index of row 0 of column j's checks, minus the shift)."""
     for k in range(rows.shape[0]):
         f = rows[k]
         v = pos[k]
@@ -369,12 +369,96 @@ def _pin(ptr, col, sh, Z, W, Lx, Fl, sy, flip, rows, pos, vals) -> None:
         if vals[k] == flip[f, v]:
             continue
         flip[f, v] ^= 1
-        for i in range(mb):  # check rows of column j: layer i, row (r - s) mod Z
-            for e in range(ptr[i], ptr[i + 1]):
-                if col[e] == j:
-                    rr = r - sh[e]
-                    rr = rr + Z if rr < 0 else rr
-                    sy[f, i * Z + rr] ^= np.int8(-128)
+        for t in range(cptr[j], cptr[j + 1]):  # layer i, shift s: check i*Z + (r - s) mod Z
+            i = crow[t] // Z
+            rr = crow[t] - i * Z + r
+            rr = rr - Z if rr >= Z else rr
+            sy[f, i * Z + rr] ^= np.int8(-128)
+
+
+@numba.njit(cache=True, parallel=True)
+def _quantize_abs(llr, scale, out) -> None:
+    """``quantize_llr(|llr|, scale)`` (round half up, saturate at 127) straight to int8."""
+    for f in prange(llr.shape[0]):
+        for v in range(llr.shape[1]):
+            x = np.floor(abs(np.float64(llr[f, v])) * scale + 0.5)
+            out[f, v] = np.int8(min(x, PMAX))
+
+
+def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
+    """int8 channel magnitudes ``min(round(|llr| * scale), 127)``, halves up: the same values
+    as ``quantize_llr(np.abs(llr), scale)``, without its float64 temporaries."""
+    a = np.ascontiguousarray(llr)
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    out = np.empty(a2.shape, dtype=np.int8)
+    _quantize_abs(a2, float(scale), out)
+    return out.reshape(a.shape)
+
+
+@numba.njit(cache=True, parallel=True)
+def _reveal_pick8(Lx, W, Z, revealed, keyp, frames, mode, k, out) -> None:
+    """``out[j]``: the ``k`` unrevealed key positions of frame ``frames[j]`` with the smallest
+    score, increasing, ties at the threshold to the lowest positions: ``blind._reveal_pick`` on
+    int8 posteriors of an error-pattern decoding (channel all "no error"), by a 256-bucket count
+    instead of a partition. Scores: 0 "flipped": decided error first, then index order;
+    1 "posterior": |p|; 2 "mixed": decided error first, each group by |p|."""
+    n_key = keyp.size
+    for j in prange(frames.size):
+        f = frames[j]
+        Lf = Lx[f]
+        key = np.empty(n_key, dtype=np.int16)
+        hist = np.zeros(257, dtype=np.int64)
+        for t in range(n_key):
+            v = keyp[t]
+            b = v // Z
+            p = np.int16(Lf[b * W + v - b * Z])
+            neg = p < 0
+            a = -p if neg else p
+            if revealed[f, v]:
+                c = 256
+            elif mode == 0:
+                c = 0 if neg else 1
+            elif mode == 1:
+                c = a
+            else:
+                c = a if neg else 128 + a
+            key[t] = c
+            hist[c] += 1
+        thr = 0
+        below = 0
+        while below + hist[thr] < k:
+            below += hist[thr]
+            thr += 1
+        ties = k - below
+        c = 0
+        for t in range(n_key):
+            x = key[t]
+            if x < thr or (x == thr and ties > 0):
+                if x == thr:
+                    ties -= 1
+                out[j, c] = keyp[t]
+                c += 1
+
+
+def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
+                frames: np.ndarray, mode: int, k: int) -> np.ndarray:
+    """Reveal choice of the blind protocol on the kept state (error-pattern decoding), see
+    :func:`_reveal_pick8`: int32 (len(frames) x k) positions."""
+    out = np.empty((frames.size, k), dtype=np.int32)
+    _reveal_pick8(state.post, state.width, state.code.Z, revealed,
+                  np.ascontiguousarray(key_pos, dtype=np.int64),
+                  np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
+    return out
+
+
+def _columns_of(code: QCCode) -> tuple[np.ndarray, np.ndarray]:
+    """Per block column j: ``i * Z + (Z - s) % Z`` for each layer i with shift s (CSR)."""
+    base = code.base
+    jj, ii = np.nonzero(base.T >= 0)
+    cptr = np.zeros(base.shape[1] + 1, dtype=np.int64)
+    np.add.at(cptr, jj + 1, 1)
+    crow = ii * code.Z + (code.Z - base[ii, jj]) % code.Z
+    return np.cumsum(cptr), crow.astype(np.int64)
 
 
 def _check_params(code: QCCode, msg_bits: int) -> None:
@@ -413,10 +497,10 @@ class FastState:
 def fast_state(
     code: QCCode, llr: np.ndarray, syndrome: np.ndarray, *, pinned: np.ndarray | None = None
 ) -> FastState:
-    """Cold state: integer channel LLRs (frames x n, saturated to +-127), zero messages.
-    ``pinned`` (bool, frames x n, optional): bits known from the start (e.g. shortened), pinned
-    to the hard decision of their LLR."""
-    L, _ = _as_batch(llr, code.n, "llr", np.int32)
+    """Cold state: integer channel LLRs (frames x n, saturated to +-127; int8 taken as is),
+    zero messages. ``pinned`` (bool, frames x n, optional): bits known from the start (e.g.
+    shortened), pinned to the hard decision of their LLR."""
+    L, _ = _as_batch(llr, code.n, "llr", np.int8 if np.asarray(llr).dtype == np.int8 else np.int32)
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
     if S.shape[0] != L.shape[0]:
         raise ValueError(f"syndrome: {S.shape[0]} frames but llr has {L.shape[0]}")
@@ -449,8 +533,8 @@ def pin_bits(state: FastState, rows: np.ndarray, positions: np.ndarray,
         raise ValueError("pin_bits: rows: frame index out of range")
     if p.size and (p.min() < 0 or p.max() >= code.n):
         raise ValueError("pin_bits: positions: bit position out of range")
-    ptr, col, sh = _layers_of(code.base)
-    _pin(ptr, col, sh, code.Z, state.width, state.post, state.floor, state.synd, state.flip, r, p,
+    cptr, crow = _columns_of(code)
+    _pin(cptr, crow, code.Z, state.width, state.post, state.floor, state.synd, state.flip, r, p,
          (v != 0).astype(np.uint8))
     state.n_pinned += int(r.size)
 
