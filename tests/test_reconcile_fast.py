@@ -110,6 +110,12 @@ def test_pinned_bits_stay_pinned_even_against_the_channel_and_the_messages():
     out, _, _ = decode_fast_warm(st, max_iter=30)
     assert np.array_equal(out[rows, pos], vals)
     assert (st.posteriors()[rows, pos] == 127).all()
+    # pinned from the start (either sign) to the hard decision of the channel value
+    mask = np.random.default_rng(6).random(ql.shape) < 0.2
+    st3 = fast_state(code, ql, s, pinned=mask)
+    out3, _, _ = decode_fast_warm(st3, max_iter=30)
+    assert np.array_equal(out3[mask], (ql[mask] < 0).astype(np.uint8))
+    assert (ql[mask] < 0).any() and (st3.posteriors()[mask] == 127).all()
     # near capacity (h(0.035) = 0.22, rate 3/4) frames fail; a quarter of the bits pinned to their
     # true values (warm, after a failed round) makes them decode to Alice's word
     x, y, s = _frames(code, 0.035, 16, 4)

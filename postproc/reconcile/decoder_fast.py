@@ -341,15 +341,50 @@ def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn
         ok[j] = good
 
 
+@intrinsic
+def _vsel_neg(typingctx, c, a, b):
+    """Lane-wise ``a if c < 0 else b``."""
+    if not all(t == _v8 for t in (c, a, b)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.icmp_signed("<", args[0], ir.Constant(_VT, None)), args[1],
+                              args[2])
+
+    return _v8(_v8, _v8, _v8), codegen
+
+
+@numba.njit(cache=True)
+def _load_one(lf, pf, use_pin, Z, W, Lf, Ff) -> None:
+    zero = _vsplat(0)
+    hi = _vsplat(PMAX)
+    lo = _vsplat(-PMAX)
+    for j in range(lf.shape[0] // Z):
+        for c in range(0, Z, LANE):
+            x = _vmax(_vload(lf, j * Z + c), lo)
+            fl = lo
+            if use_pin:
+                p = _vload(pf, j * Z + c)
+                x = _vsel_eq(p, zero, x, _vsel_neg(x, x, hi))
+                fl = _vsel_eq(p, zero, lo, _vsel_neg(x, lo, hi))
+            _vstore(Lf, j * W + c, x)
+            _vstore(Lf, j * W + Z + c, x)
+            _vstore(Ff, j * W + c, fl)
+            _vstore(Ff, j * W + Z + c, fl)
+        for c in range(2 * Z, W, LANE):
+            _vstore(Lf, j * W + c, zero)
+            _vstore(Ff, j * W + c, lo)
+
+
 @numba.njit(cache=True, parallel=True)
-def _load_post(llr, Z, W, Lx) -> None:
-    """Doubled posteriors (flat nb x W per frame) from channel values, saturated to +-127."""
+def _load_post(llr, pinned, Z, W, Lx, Fl) -> None:
+    """Doubled posteriors (flat nb x W per frame) from int8 channel values (saturated to
+    +-127) and the floors; bits ``pinned`` (uint8 frames x n, or 1 x 0 for none) with a
+    non-negative LLR are pinned at +127 here (negative ones need the flipped representation:
+    :func:`pin_bits`)."""
+    use_pin = pinned.shape[1] > 0
     for f in prange(llr.shape[0]):
-        for j in range(llr.shape[1] // Z):
-            for r in range(Z):
-                x = min(max(llr[f, j * Z + r], -PMAX), PMAX)
-                Lx[f, j * W + r] = x
-                Lx[f, j * W + Z + r] = x
+        _load_one(llr[f], pinned[f], use_pin, Z, W, Lx[f], Fl[f])
 
 
 @numba.njit(cache=True)
@@ -501,21 +536,30 @@ def fast_state(
     zero messages. ``pinned`` (bool, frames x n, optional): bits known from the start (e.g.
     shortened), pinned to the hard decision of their LLR."""
     L, _ = _as_batch(llr, code.n, "llr", np.int8 if np.asarray(llr).dtype == np.int8 else np.int32)
+    if L.dtype != np.int8:
+        L = np.clip(L, -PMAX, PMAX).astype(np.int8)
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
     if S.shape[0] != L.shape[0]:
         raise ValueError(f"syndrome: {S.shape[0]} frames but llr has {L.shape[0]}")
     F, nb, Z, W = L.shape[0], code.n // code.Z, code.Z, 2 * code.Z + LANE
-    post = np.zeros((F, nb * W), dtype=np.int8)
-    _load_post(L, Z, W, post)
-    E = int((code.base >= 0).sum())
-    st = FastState(code, post, np.full(post.shape, -PMAX, np.int8), np.zeros((F, E * Z), np.int8),
-                   np.where(S != 0, -128, 0).astype(np.int8), np.zeros((F, code.n), np.uint8))
+    pm = np.zeros((0, 0), dtype=np.bool_)
     if pinned is not None:
-        pm = np.asarray(pinned, dtype=bool)
+        pm = np.ascontiguousarray(pinned, dtype=np.bool_)
         if pm.shape != L.shape:
             raise ValueError(f"pinned: shape {pm.shape} != llr {L.shape}")
-        rows, pos = np.nonzero(pm)
-        pin_bits(st, rows, pos, (L[rows, pos] < 0).astype(np.uint8))
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    _load_post(L, pm.view(np.uint8) if pm.size else np.zeros((F, 0), np.uint8), Z, W, post,
+               floor)
+    E = int((code.base >= 0).sum())
+    st = FastState(code, post, floor, np.zeros((F, E * Z), np.int8),
+                   (S.view(np.int8) << 7) if S.max(initial=0) <= 1 else
+                   np.where(S != 0, -128, 0).astype(np.int8), np.zeros((F, code.n), np.uint8),
+                   int(pm.sum()) if pm.size else 0)
+    if pm.size:
+        rows, pos = np.nonzero(pm & (L < 0))
+        if rows.size:
+            pin_bits(st, rows, pos, np.ones(rows.size, np.uint8))
     return st
 
 
