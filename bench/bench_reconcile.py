@@ -50,7 +50,7 @@ from postproc.reconcile.decoder import (
     quantize_llr,
 )
 from postproc.reconcile.decoder_bp import decode_bp
-from postproc.reconcile.decoder_fast import decode_fast_warm, fast_state, quantize_abs
+from postproc.reconcile.decoder_fast import decode_fast_warm, error_state
 from postproc.reconcile.family import DEFAULT_FAMILY
 
 DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
@@ -98,12 +98,11 @@ def fer_upper95(failed: int, frames: int) -> float:
 
 def _decode(cfg: ReconcileConfig, code, llr, synd):
     if cfg.decoder == "fast":  # as the protocol does it: the error pattern, known bits pinned
-        word = (llr < 0).astype(np.uint8)
-        st = fast_state(code, quantize_abs(llr, cfg.fast_scale), synd ^ code.syndrome(word),
-                        pinned=np.abs(llr) >= 40.0)
-        return decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
-                                norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
-                                offset=cfg.fast_offset, stall=cfg.stall)
+        st, word = error_state(code, llr, cfg.fast_scale, synd, np.abs(llr) >= 40.0)
+        e, it, ok = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
+                                     norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
+                                     offset=cfg.fast_offset, stall=cfg.stall)
+        return e ^ word, it, ok
     if cfg.decoder == "bp":
         return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
     if cfg.decoder == "float":

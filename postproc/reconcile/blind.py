@@ -55,9 +55,8 @@ from postproc.reconcile.decoder_bp import decode_bp_warm
 from postproc.reconcile.decoder_fast import (
     FastState,
     decode_fast_warm,
-    fast_state,
+    error_state,
     pin_bits,
-    quantize_abs,
     reveal_pick,
 )
 from postproc.reconcile.family import DEFAULT_FAMILY, family_codes, get_code
@@ -271,11 +270,10 @@ class BobState:
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     iterations: int = 0
-    # decoder "fast": 8-bit state of the error-pattern decoding, Bob's hard word (0 at punctured
-    # and shortened positions) and the quantised channel magnitudes
+    # decoder "fast": 8-bit state of the error-pattern decoding and the word y it is relative
+    # to (decoded = e ^ y)
     fast: FastState | None = None
     word: np.ndarray | None = None
-    mag: np.ndarray | None = None
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -320,26 +318,24 @@ def alice_start(
 
 def _fast_start(state: BobState, which: np.ndarray) -> None:
     """(Re)start the 8-bit decoder of frames ``which`` cold, in the error domain: Bob decodes
-    e = x ^ y with channel magnitudes |LLR| and syndrome s ^ H y, known bits pinned to their
-    e value. So all his decoder sees, ties of the integer arithmetic included, is a function of
-    the error pattern (fixed-point min-sum treats an exact 0 as positive, so decoding y itself
-    would not be exactly symmetric in the codeword)."""
+    e = x ^ y of his current word y (the signs of his LLRs, known bits included) with channel
+    magnitudes |LLR|, syndrome s ^ H y and the known bits pinned at e = 0. So all his decoder
+    sees, ties of the integer arithmetic included, is a function of the error pattern
+    (fixed-point min-sum treats an exact 0 as positive: decoding y itself would not be exactly
+    symmetric in the codeword)."""
     cfg, code = state.cfg, state.layout.code
+    if state.fast is None and which.size == state.llr.shape[0]:
+        state.fast, state.word = error_state(code, state.llr, cfg.fast_scale, state.synd,
+                                             state.revealed)
+        return
+    sub, word = error_state(code, state.llr[which], cfg.fast_scale, state.synd[which],
+                            state.revealed[which])
     if state.fast is None:
-        state.word = (state.llr < 0).astype(np.uint8)
-        state.mag = quantize_abs(state.llr, cfg.fast_scale)
-    s_err = state.synd[which] ^ code.syndrome(state.word[which])
-    sub = fast_state(code, state.mag[which], s_err, pinned=state.revealed[which])
-    # pinned above to e = 0 (positive magnitudes); re-pin the revealed bits Bob had wrong
-    rows, pos = np.nonzero(state.revealed[which] & ((state.llr[which] < 0) != state.word[which]))
-    if rows.size:
-        pin_bits(sub, rows, pos, np.ones(rows.size, np.uint8))
-    if state.fast is None:
-        state.fast = sub
-    else:
-        for name in ("post", "floor", "msgs", "synd", "flip"):
-            getattr(state.fast, name)[which] = getattr(sub, name)
-        state.fast.n_pinned += sub.n_pinned
+        raise ProtocolError("fast decoder: the first round must decode every frame")
+    for name in ("post", "floor", "msgs", "synd", "flip"):
+        getattr(state.fast, name)[which] = getattr(sub, name)
+    state.fast.n_pinned += sub.n_pinned
+    state.word[which] = word
 
 
 def _decode(state: BobState, which: np.ndarray) -> None:

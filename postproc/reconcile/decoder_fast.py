@@ -431,7 +431,7 @@ def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _reveal_pick8(Lx, W, Z, revealed, keyp, frames, mode, k, out) -> None:
+def _reveal_pick8(Lx, koff, revealed, keyp, frames, mode, k, out) -> None:
     """``out[j]``: the ``k`` unrevealed key positions of frame ``frames[j]`` with the smallest
     score, increasing, ties at the threshold to the lowest positions: ``blind._reveal_pick`` on
     int8 posteriors of an error-pattern decoding (channel all "no error"), by a 256-bucket count
@@ -445,8 +445,7 @@ def _reveal_pick8(Lx, W, Z, revealed, keyp, frames, mode, k, out) -> None:
         hist = np.zeros(257, dtype=np.int64)
         for t in range(n_key):
             v = keyp[t]
-            b = v // Z
-            p = np.int16(Lf[b * W + v - b * Z])
+            p = np.int16(Lf[koff[t]])  # koff: offset of key bit t in the doubled layout
             neg = p < 0
             a = -p if neg else p
             if revealed[f, v]:
@@ -480,8 +479,9 @@ def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
     """Reveal choice of the blind protocol on the kept state (error-pattern decoding), see
     :func:`_reveal_pick8`: int32 (len(frames) x k) positions."""
     out = np.empty((frames.size, k), dtype=np.int32)
-    _reveal_pick8(state.post, state.width, state.code.Z, revealed,
-                  np.ascontiguousarray(key_pos, dtype=np.int64),
+    keyp = np.ascontiguousarray(key_pos, dtype=np.int64)
+    Z = state.code.Z
+    _reveal_pick8(state.post, (keyp // Z) * state.width + keyp % Z, revealed, keyp,
                   np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
     return out
 
@@ -494,6 +494,76 @@ def _columns_of(code: QCCode) -> tuple[np.ndarray, np.ndarray]:
     np.add.at(cptr, jj + 1, 1)
     crow = ii * code.Z + (code.Z - base[ii, jj]) % code.Z
     return np.cumsum(cptr), crow.astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    nb = llr.shape[0] // Z
+    sg = np.empty(nb * W, dtype=np.int8)  # sign bytes of Bob's word, doubled like Lx
+    for j in range(nb):
+        for r in range(Z):
+            x = llr[j * Z + r]
+            neg = x < 0
+            m = min(np.floor(abs(np.float64(x)) * scale + 0.5), PMAX)  # == quantize_llr
+            known = pin[j * Z + r] != 0
+            a = np.int8(PMAX) if known else np.int8(m)
+            fl = np.int8(PMAX) if known else np.int8(-PMAX)
+            g = np.int8(-128) if neg else np.int8(0)
+            word[j * Z + r] = np.uint8(neg)
+            Lx[j * W + r] = a
+            Lx[j * W + Z + r] = a
+            Fl[j * W + r] = fl
+            Fl[j * W + Z + r] = fl
+            sg[j * W + r] = g
+            sg[j * W + Z + r] = g
+        for r in range(2 * Z, W):
+            Lx[j * W + r] = 0
+            Fl[j * W + r] = -PMAX
+            sg[j * W + r] = 0
+    zero = _vsplat(0)
+    m128 = _vsplat(-128)
+    for i in range(ptr.shape[0] - 1):  # syndrome of the error pattern: s ^ H word
+        for c in range(0, Z, LANE):
+            acc = _vsel_eq(_vload(s, i * Z + c), zero, zero, m128)
+            for e in range(ptr[i], ptr[i + 1]):
+                acc = _vxor(acc, _vload(sg, col[e] * W + sh[e] + c))
+            _vstore(sy, i * Z + c, acc)
+
+
+@numba.njit(cache=True, parallel=True)
+def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    for f in prange(llr.shape[0]):
+        _error_one(llr[f], scale, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f],
+                   word[f])
+
+
+def error_state(
+    code: QCCode, llr: np.ndarray, scale: float, syndrome: np.ndarray, known: np.ndarray
+) -> tuple[FastState, np.ndarray]:
+    """Cold state for decoding the error pattern ``e = x ^ y`` of Bob's word ``y`` (the signs
+    of the float ``llr``, frames x n) towards Alice's ``syndrome``: channel values
+    ``quantize_llr(|llr|, scale)``, syndrome ``s ^ H y``, the ``known`` bits pinned at e = 0
+    (their LLR carries the known value). Returns (state, y as uint8); decoded words are
+    ``e ^ y``. In one pass per frame (the protocol's hot path)."""
+    L = np.ascontiguousarray(llr, dtype=np.float32)
+    F = L.shape[0]
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    K = np.ascontiguousarray(known, dtype=np.bool_)
+    if L.shape != (F, code.n) or S.shape[0] != F or K.shape != L.shape:
+        raise ValueError(f"error_state: llr {L.shape}, syndrome {S.shape}, known {K.shape} "
+                         f"for n = {code.n}")
+    ptr, col, sh = _layers_of(code.base)
+    Z, W = code.Z, 2 * code.Z + LANE
+    nb = code.n // Z
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    sy = np.empty((F, code.m), dtype=np.int8)
+    word = np.empty((F, code.n), dtype=np.uint8)
+    _error_load(L, float(scale), K.view(np.uint8), S, ptr, col, sh, Z, W, post, floor, sy, word)
+    E = int((code.base >= 0).sum())
+    st = FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy,
+                   np.zeros((F, code.n), np.uint8), int(K.sum()))
+    return st, word
 
 
 def _check_params(code: QCCode, msg_bits: int) -> None:
