@@ -297,7 +297,7 @@ def alice_start(
         raise ProtocolError(f"key_frames: shape {k.shape}, expected (frames, {layout.n_key})")
     code = layout.code
     frames = np.zeros((k.shape[0], code.n), dtype=np.uint8)
-    frames[:, layout.key_pos] = k
+    _scatter_key(np.ascontiguousarray(k), layout.key_pos.astype(np.int64), frames)
     frames[:, layout.punct_pos] = rng.integers(0, 2, (k.shape[0], layout.n_punct), dtype=np.uint8)
     synd = code.syndrome(frames)
     _ledger_syndrome(ledger, layout, k.shape[0])
@@ -432,6 +432,44 @@ def _reveal_pick(post, llr, decoded, revealed, keyp, frames, mode, k, out) -> No
 _REVEAL_MODES = {"flipped": 0, "posterior": 1, "mixed": 2}
 
 
+# Scatter/gather of key bits between (frames x N) and (frames x n) arrays in one pass per frame:
+# numpy's fancy column indexing of 1000 x 32768 arrays cost as much as a few decoder iterations.
+@numba.njit(cache=True, parallel=True)
+def _scatter_key(src, keyp, dst) -> None:
+    for f in prange(src.shape[0]):
+        d = dst[f]
+        s = src[f]
+        for t in range(keyp.size):
+            d[keyp[t]] = s[t]
+
+
+@numba.njit(cache=True, parallel=True)
+def _gather_key(src, rows, keyp, dst) -> None:
+    for j in prange(rows.size):
+        d = dst[j]
+        s = src[rows[j]]
+        for t in range(keyp.size):
+            d[t] = s[keyp[t]]
+
+
+@numba.njit(cache=True, parallel=True)
+def _bob_llr(y, keyp, shortp, mag, llr, revealed) -> None:
+    """Bob's channel LLRs (``channel_llr`` at the key bits, known at the shortened ones, 0 at the
+    punctured ones) and the known-bit mask, written once per frame."""
+    for f in prange(y.shape[0]):
+        lf = llr[f]
+        rf = revealed[f]
+        yf = y[f]
+        for v in range(lf.size):
+            lf[v] = 0.0
+            rf[v] = False
+        for t in range(keyp.size):
+            lf[keyp[t]] = -mag if yf[t] != 0 else mag
+        for t in range(shortp.size):
+            lf[shortp[t]] = _KNOWN_LLR
+            rf[shortp[t]] = True
+
+
 def _key_reveals(state: BobState, frames: np.ndarray, k: int) -> np.ndarray:
     """``k`` not yet known key positions per frame (rows, increasing) that Bob asks for after a
     failed round, by the rule ``cfg.reveal`` (the fixed-point path has no posterior: flipped)."""
@@ -490,11 +528,11 @@ def bob_start(
                             f"{layout.n_key})")
     synd = unpack_bits(msg.syndromes, msg.n_frames * code.m).reshape(msg.n_frames, code.m)
     _ledger_syndrome(ledger, layout, msg.n_frames)
-    llr = np.zeros((msg.n_frames, code.n), dtype=np.float32)
-    llr[:, layout.key_pos] = channel_llr(y, msg.qber_hint)
-    llr[:, layout.short_pos] = _KNOWN_LLR
-    revealed = np.zeros(llr.shape, dtype=bool)
-    revealed[:, layout.short_pos] = True
+    llr = np.empty((msg.n_frames, code.n), dtype=np.float32)
+    revealed = np.empty(llr.shape, dtype=bool)
+    mag = channel_llr(np.zeros(1, np.uint8), msg.qber_hint)[0]  # the same float32 value
+    _bob_llr(np.ascontiguousarray(y), layout.key_pos.astype(np.int64),
+             layout.short_pos.astype(np.int64), mag, llr, revealed)
     state = BobState(
         layout=layout, cfg=cfg, llr=llr, synd=synd,
         decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
@@ -586,15 +624,17 @@ def alice_finish(state: AliceState) -> ReconcileResult:
     if not state.done or state.ok is None:
         raise ProtocolError("alice_finish: Bob's final reply has not been received")
     kept = np.nonzero(state.ok)[0]
-    key = state.frames[kept][:, state.layout.key_pos]
+    key = np.empty((kept.size, state.layout.n_key), dtype=np.uint8)
+    _gather_key(state.frames, kept, state.layout.key_pos.astype(np.int64), key)
     return ReconcileResult(key, kept, state.frames.shape[0], int((~state.ok).sum()),
                            np.zeros(0, np.int32), np.zeros(0, np.int64))
 
 
 def bob_finish(state: BobState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
-    key = state.decoded[kept][:, state.layout.key_pos]
-    errors = (key != state.noisy[kept]).sum(axis=1).astype(np.int64)
+    key = np.empty((kept.size, state.layout.n_key), dtype=np.uint8)
+    _gather_key(state.decoded, kept, state.layout.key_pos.astype(np.int64), key)
+    errors = np.count_nonzero(key != state.noisy[kept], axis=1).astype(np.int64)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
                            state.rounds_used.copy(), errors, state.iterations)
 

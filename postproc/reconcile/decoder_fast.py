@@ -442,7 +442,8 @@ def _reveal_pick8(Lx, koff, revealed, keyp, frames, mode, k, out) -> None:
         f = frames[j]
         Lf = Lx[f]
         key = np.empty(n_key, dtype=np.int16)
-        hist = np.zeros(257, dtype=np.int64)
+        # four interleaved counts: a run of equal keys would otherwise serialise on one counter
+        h4 = np.zeros((4, 257), dtype=np.int32)
         for t in range(n_key):
             v = keyp[t]
             p = np.int16(Lf[koff[t]])  # koff: offset of key bit t in the doubled layout
@@ -457,7 +458,8 @@ def _reveal_pick8(Lx, koff, revealed, keyp, frames, mode, k, out) -> None:
             else:
                 c = a if neg else 128 + a
             key[t] = c
-            hist[c] += 1
+            h4[t & 3, c] += 1
+        hist = h4[0] + h4[1] + h4[2] + h4[3]
         thr = 0
         below = 0
         while below + hist[thr] < k:
