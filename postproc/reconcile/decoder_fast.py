@@ -502,27 +502,32 @@ def _columns_of(code: QCCode) -> tuple[np.ndarray, np.ndarray]:
 def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
     nb = llr.shape[0] // Z
     sg = np.empty(nb * W, dtype=np.int8)  # sign bytes of Bob's word, doubled like Lx
-    for j in range(nb):
-        for r in range(Z):
-            x = llr[j * Z + r]
-            neg = x < 0
-            m = min(np.floor(abs(np.float64(x)) * scale + 0.5), PMAX)  # == quantize_llr
-            known = pin[j * Z + r] != 0
-            a = np.int8(PMAX) if known else np.int8(m)
-            fl = np.int8(PMAX) if known else np.int8(-PMAX)
-            g = np.int8(-128) if neg else np.int8(0)
-            word[j * Z + r] = np.uint8(neg)
-            Lx[j * W + r] = a
-            Lx[j * W + Z + r] = a
-            Fl[j * W + r] = fl
-            Fl[j * W + Z + r] = fl
-            sg[j * W + r] = g
-            sg[j * W + Z + r] = g
-        for r in range(2 * Z, W):
-            Lx[j * W + r] = 0
-            Fl[j * W + r] = -PMAX
-            sg[j * W + r] = 0
+    a = np.empty(Z, dtype=np.int8)
+    g = np.empty(Z, dtype=np.int8)
+    fl = np.empty(Z, dtype=np.int8)
     zero = _vsplat(0)
+    lo = _vsplat(-PMAX)
+    for j in range(nb):
+        lj = llr[j * Z : j * Z + Z]
+        pj = pin[j * Z : j * Z + Z]
+        wj = word[j * Z : j * Z + Z]
+        for r in range(Z):  # plain loops over one block column: vectorised by LLVM
+            x = lj[r]
+            m = min(np.floor(abs(np.float64(x)) * scale + 0.5), PMAX)  # == quantize_llr
+            known = pj[r] != 0
+            a[r] = np.int8(PMAX) if known else np.int8(m)
+            fl[r] = np.int8(PMAX) if known else np.int8(-PMAX)
+            g[r] = np.int8(-128) if x < 0 else np.int8(0)
+            wj[r] = np.uint8(x < 0)
+        for c in range(0, Z, LANE):
+            for base in (j * W + c, j * W + Z + c):
+                _vstore(Lx, base, _vload(a, c))
+                _vstore(Fl, base, _vload(fl, c))
+                _vstore(sg, base, _vload(g, c))
+        for c in range(2 * Z, W, LANE):
+            _vstore(Lx, j * W + c, zero)
+            _vstore(Fl, j * W + c, lo)
+            _vstore(sg, j * W + c, zero)
     m128 = _vsplat(-128)
     for i in range(ptr.shape[0] - 1):  # syndrome of the error pattern: s ^ H word
         for c in range(0, Z, LANE):
