@@ -39,6 +39,7 @@ from postproc.infotheory import binary_entropy
 from postproc.reconcile.blind import (
     ReconcileConfig,
     choose_layout,
+    fast_offset,
     make_layout,
     reconcile_local,
 )
@@ -101,7 +102,7 @@ def _decode(cfg: ReconcileConfig, code, llr, synd):
         st, word = error_state(code, llr, cfg.fast_scale, synd, np.abs(llr) >= 40.0)
         e, it, ok = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
                                      norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
-                                     offset=cfg.fast_offset, stall=cfg.stall)
+                                     offset=fast_offset(cfg, code), stall=cfg.fast_stall)
         return e ^ word, it, ok
     if cfg.decoder == "bp":
         return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
