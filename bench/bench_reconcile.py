@@ -39,7 +39,7 @@ from postproc.infotheory import binary_entropy
 from postproc.reconcile.blind import (
     ReconcileConfig,
     choose_layout,
-    fast_offset,
+    fast_params,
     make_layout,
     reconcile_local,
 )
@@ -99,10 +99,11 @@ def fer_upper95(failed: int, frames: int) -> float:
 
 def _decode(cfg: ReconcileConfig, code, llr, synd):
     if cfg.decoder == "fast":  # as the protocol does it: the error pattern, known bits pinned
-        st, word = error_state(code, llr, cfg.fast_scale, synd, np.abs(llr) >= 40.0)
-        e, it, ok = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
+        scale, bits, off = fast_params(cfg, code)
+        st, word = error_state(code, llr, scale, synd, np.abs(llr) >= 40.0)
+        e, it, ok = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits,
                                      norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
-                                     offset=fast_offset(cfg, code), stall=cfg.fast_stall)
+                                     offset=off, stall=cfg.fast_stall)
         return e ^ word, it, ok
     if cfg.decoder == "bp":
         return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]

@@ -109,16 +109,18 @@ class ReconcileConfig:
     post_bits: int = 8
     msg_bits: int = 6
     # decoder "fast" (8-bit posteriors): its own quantisation, normalisation and stall (the
-    # "fixed" fields above stay the Verilog decoder's). Measured on n32k, 200 frames per point
-    # (f at 1 / 3 / 8 %): msg_bits 6 1.315 / 1.230 / 1.168, 5 1.396 / 1.370 / 1.379,
-    # 7 1.354 (1 frame lost) / 1.229 / 1.163; scale 3 ~ 4, 6 worse (1.358 / 1.283 / 1.286);
-    # norm 3/4 1.303 / 1.234 / 1.229, 13/16 1.303 / 1.224 / 1.197.
-    fast_scale: float = 4.0
-    fast_msg_bits: int = 6
+    # "fixed" fields above stay the Verilog decoder's). None = by code rate (fast_params):
+    # rate >= 0.75: scale 4, msg_bits 6, offset 1; below: scale 5, msg_bits 7, offset 0.
+    # Measured on n32k, 200 frames per point, f at 1 / 3 / 8 % with scale 4, msg_bits 6, no
+    # offset: 1.315 / 1.230 / 1.168; msg_bits 5: 1.396 / 1.370 / 1.379; msg_bits 7: 1.354
+    # (1 frame lost) / 1.229 / 1.163; scale 3 ~ 4; scale 6: 1.358 / 1.283 / 1.286; norm 3/4:
+    # 1.303 / 1.234 / 1.229; 13/16: 1.303 / 1.224 / 1.197. Offset 1 vs 0: 0.5 % 1.348 vs 1.401,
+    # 1 % 1.305 vs 1.315, 2 % 1.268 vs 1.278, 3 % 1.226 vs 1.230 (rates 0.81-0.95), but 5 %
+    # 1.181 vs 1.177, 8 % 1.193 vs 1.168 (rates 0.70, 0.55). msg_bits 7 + scale 5 at 8 / 11 %:
+    # 1.162 / 1.153 (1.40 / 1.09 rounds) against 1.169 / 1.157 (1.62 / 1.24 rounds).
+    fast_scale: float | None = None
+    fast_msg_bits: int | None = None
     fast_norm: tuple[int, int] = (7, 3)  # message = (min * num) >> shift
-    # message offset; None = 1 for codes of rate >= 0.75, else 0. Measured (f, offset 1 vs 0):
-    # 0.5 % 1.348 vs 1.401, 1 % 1.305 vs 1.315, 2 % 1.268 vs 1.278, 3 % 1.226 vs 1.230 (rates
-    # 0.81-0.95), but 5 % 1.181 vs 1.177, 8 % 1.193 vs 1.168 (rates 0.70, 0.55)
     fast_offset: int | None = None
     # give up a round after this many iterations without progress: 2 instead of 3 saves 10-25 %
     # of the iterations for f +0.002-0.004 (200 frames, 0.5-11 %)
@@ -132,17 +134,20 @@ class ReconcileConfig:
         if self.decoder not in ("float", "fixed", "bp", "fast"):
             raise ConfigError(
                 f"decoder must be 'float', 'fixed', 'bp' or 'fast', got {self.decoder!r}")
-        if not 2 <= self.fast_msg_bits <= 7:
+        if self.fast_msg_bits is not None and not 2 <= self.fast_msg_bits <= 7:
             raise ConfigError(f"fast_msg_bits must lie in 2..7, got {self.fast_msg_bits}")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
             raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
 
 
-def fast_offset(cfg: ReconcileConfig, code: QCCode) -> int:
-    """Message offset of the 8-bit decoder for ``code`` (``cfg.fast_offset``, or by code rate)."""
-    if cfg.fast_offset is not None:
-        return int(cfg.fast_offset)
-    return 1 if code.rate >= 0.75 else 0
+def fast_params(cfg: ReconcileConfig, code: QCCode) -> tuple[float, int, int]:
+    """(LLR scale, msg_bits, offset) of the 8-bit decoder for ``code``: the ``cfg.fast_*``
+    fields, or by code rate where they are None (see ReconcileConfig)."""
+    high = code.rate >= 0.75
+    scale = cfg.fast_scale if cfg.fast_scale is not None else (4.0 if high else 5.0)
+    bits = cfg.fast_msg_bits if cfg.fast_msg_bits is not None else (6 if high else 7)
+    off = cfg.fast_offset if cfg.fast_offset is not None else (1 if high else 0)
+    return float(scale), int(bits), int(off)
 
 
 @dataclass(frozen=True)
@@ -341,11 +346,11 @@ def _fast_start(state: BobState, which: np.ndarray) -> None:
     symmetric in the codeword)."""
     cfg, code = state.cfg, state.layout.code
     if state.fast is None and which.size == state.llr.shape[0]:
-        state.fast, state.word = error_state(code, state.llr, cfg.fast_scale, state.synd,
-                                             state.revealed)
+        state.fast, state.word = error_state(code, state.llr, fast_params(cfg, code)[0],
+                                             state.synd, state.revealed)
         return
-    sub, word = error_state(code, state.llr[which], cfg.fast_scale, state.synd[which],
-                            state.revealed[which])
+    sub, word = error_state(code, state.llr[which], fast_params(cfg, code)[0],
+                            state.synd[which], state.revealed[which])
     if state.fast is None:
         raise ProtocolError("fast decoder: the first round must decode every frame")
     for name in ("post", "floor", "msgs", "synd", "flip"):
@@ -359,10 +364,10 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     if cfg.decoder == "fast":
         if state.fast is None or not cfg.warm:
             _fast_start(state, which)
+        _, bits, off = fast_params(cfg, code)
         e, it, ok = decode_fast_warm(
-            state.fast, max_iter=cfg.max_iter, msg_bits=cfg.fast_msg_bits,
-            norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
-            offset=fast_offset(cfg, code), stall=cfg.fast_stall, frames=which)
+            state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
+            norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall, frames=which)
         out = e ^ state.word[which]
     elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
