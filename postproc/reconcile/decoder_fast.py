@@ -234,15 +234,30 @@ def _vsign01(typingctx, a):
     return _v8(_v8), codegen
 
 
+@intrinsic
+def _ld(typingctx, ary, idx):
+    """``ary[idx]`` of a 1-D integer array without numba's negative-index wraparound (the
+    per-entry offsets are loaded once per 32-row chunk in the hot loops)."""
+    if not (isinstance(ary, types.Array) and ary.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        return builder.load(builder.gep(a.data, [i]))
+
+    return ary.dtype(ary, idx), codegen
+
+
 @numba.njit(cache=True)
-def _meets_syndrome8(ptr, col, sh, Z, W, Lx, sy) -> bool:
+def _meets_syndrome8(ptr, off, Z, Lx, sy) -> bool:
     """Whether the signs of ``Lx`` meet the syndrome (stops at the first unsatisfied chunk)."""
     mb = ptr.shape[0] - 1
     for i in range(mb):
         for c in range(0, Z, LANE):
             acc = _vload(sy, i * Z + c)
             for e in range(ptr[i], ptr[i + 1]):
-                acc = _vxor(acc, _vload(Lx, col[e] * W + sh[e] + c))  # sign bit = parity
+                acc = _vxor(acc, _vload(Lx, _ld(off, e) + c))  # sign bit = parity
             if _vnegcount(acc):
                 return False
     return True
@@ -258,7 +273,7 @@ def _hard8(Lx, flip, Z, W, hard) -> None:
 
 @numba.njit(cache=True)
 def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard,
-              trace):
+              trace, eoff):
     """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
     nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
     sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
@@ -285,8 +300,7 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                 mn2 = mm
                 par = _vload(sy, i * Z + c)
                 for e in range(e0, e1):
-                    q = _vmax(_vsubs(_vload(Lx, col[e] * W + sh[e] + c), _vload(R, e * Z + c)),
-                              lo)
+                    q = _vmax(_vsubs(_vload(Lx, _ld(eoff, e) + c), _vload(R, e * Z + c)), lo)
                     _vstore(Q, (e - e0) * LANE, q)
                     a = _vmin(_vabs(q), mm)
                     par = _vxor(par, q)
@@ -302,18 +316,18 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                     m = _vsel_eq(_vmin(_vabs(q), mm), mn1, g2, g1)
                     rv = _vneg_where(q, m)
                     _vstore(R, e * Z + c, rv)
-                    p = col[e] * W + sh[e] + c
+                    p = _ld(eoff, e) + c
                     _vstore(Lx, p, _vmax(_vadds(q, rv), _vload(Fl, p)))
             for e in range(e0, e1):
                 # refresh the duplicate: [s, Z) -> [s+Z, 2Z) first, then [Z, Z+s) -> [0, s);
                 # whole chunks that overrun copy values that are already equal (or into the pad)
-                b = col[e] * W
-                s = sh[e]
+                s = _ld(sh, e)
+                b = _ld(eoff, e) - s
                 for c in range(0, Z - s, LANE):
                     _vstore(Lx, b + s + Z + c, _vload(Lx, b + s + c))
                 for c in range(0, s, LANE):
                     _vstore(Lx, b + c, _vload(Lx, b + Z + c))
-        if _meets_syndrome8(ptr, col, sh, Z, W, Lx, sy):
+        if _meets_syndrome8(ptr, eoff, Z, Lx, sy):
             _hard8(Lx, flip, Z, W, hard)
             return it + 1, True
         if stall <= 0:
@@ -333,10 +347,11 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
+    eoff = col * W + sh  # offset of each entry's rotated slice in the doubled layout
     for j in prange(sel.shape[0]):
         f = sel[j]
         it, good = _fast_run(ptr, col, sh, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter,
-                             mmax, nn, ns, off, stall, out[j], trace[j])
+                             mmax, nn, ns, off, stall, out[j], trace[j], eoff)
         iters[j] = it
         ok[j] = good
 
