@@ -17,7 +17,8 @@ Exchange (one batch; every message is a frozen dataclass, every step a pure part
 3. Alice: :func:`alice_reveal` -> :class:`RevealMsg` with the values at those positions.
 4. Bob: :func:`bob_continue` pins the revealed bits and continues decoding the still failing
    frames from where their last round stopped (warm restart: the float decoder's messages and
-   posteriors are kept, the revealed bits' channel LLRs are swapped for certainties); back to 3
+   posteriors are kept, the revealed bits' channel LLRs are swapped for certainties; the 8-bit
+   ``decoder="fast"`` pins them exactly, see :mod:`postproc.reconcile.decoder_fast`); back to 3
    until every frame decoded or ``max_rounds`` decoding rounds were made; the last
    :class:`BobReply` has ``final=True``. Frames that still fail are discarded by both parties
    (:func:`alice_finish`, :func:`bob_finish`) and counted, never passed on.
@@ -29,7 +30,8 @@ them are used up by Alice's fresh random punctured bits and only ``m - p`` conce
 (Martinez-Mateo et al. 2012); a revealed punctured bit gives that bit back (+1). Shortened bits are
 public constants (no leakage). Bob's success flags and requested positions are functions of the
 error pattern only (min-sum is symmetric in the transmitted word: posterior magnitudes and
-"decided against the channel" depend on the errors alone), not of Alice's key.
+"decided against the channel" depend on the errors alone), not of Alice's key. The 8-bit decoder
+decodes the error pattern itself (its integer ties would otherwise depend on the word; tested).
 """
 
 from __future__ import annotations
@@ -291,10 +293,8 @@ class BobState:
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     iterations: int = 0
-    # decoder "fast": 8-bit state of the error-pattern decoding and the word y it is relative
-    # to (decoded = e ^ y)
+    # decoder "fast": 8-bit state of the error-pattern decoding (decoder_fast.error_state)
     fast: FastState | None = None
-    word: np.ndarray | None = None
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -346,17 +346,16 @@ def _fast_start(state: BobState, which: np.ndarray) -> None:
     symmetric in the codeword)."""
     cfg, code = state.cfg, state.layout.code
     if state.fast is None and which.size == state.llr.shape[0]:
-        state.fast, state.word = error_state(code, state.llr, fast_params(cfg, code)[0],
-                                             state.synd, state.revealed)
+        state.fast = error_state(code, state.llr, fast_params(cfg, code)[0], state.synd,
+                                 state.revealed)
         return
-    sub, word = error_state(code, state.llr[which], fast_params(cfg, code)[0],
-                            state.synd[which], state.revealed[which])
+    sub = error_state(code, state.llr[which], fast_params(cfg, code)[0], state.synd[which],
+                      state.revealed[which])
     if state.fast is None:
         raise ProtocolError("fast decoder: the first round must decode every frame")
     for name in ("post", "floor", "msgs", "synd", "flip"):
         getattr(state.fast, name)[which] = getattr(sub, name)
     state.fast.n_pinned += sub.n_pinned
-    state.word[which] = word
 
 
 def _decode(state: BobState, which: np.ndarray) -> None:
@@ -365,10 +364,9 @@ def _decode(state: BobState, which: np.ndarray) -> None:
         if state.fast is None or not cfg.warm:
             _fast_start(state, which)
         _, bits, off = fast_params(cfg, code)
-        e, it, ok = decode_fast_warm(
+        out, it, ok = decode_fast_warm(
             state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
             norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall, frames=which)
-        out = e ^ state.word[which]
     elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
             state.post = state.llr.copy()
@@ -614,8 +612,8 @@ def bob_continue(
         # posterior = channel + messages: swap the channel part of the revealed bits
         state.post[rows, pos] += known - state.llr[rows, pos]
     state.llr[rows, pos] = known
-    if state.fast is not None:  # pinned for good, as error bits
-        pin_bits(state.fast, rows, pos, vals ^ state.word[rows, pos])
+    if state.fast is not None:  # pinned for good
+        pin_bits(state.fast, rows, pos, vals)
     state.round += 1
     _decode(state, state.pending.astype(np.int64))
     return _reply(state)

@@ -446,34 +446,39 @@ def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _reveal_pick8(Lx, koff, revealed, keyp, frames, mode, k, out) -> None:
-    """``out[j]``: the ``k`` unrevealed key positions of frame ``frames[j]`` with the smallest
-    score, increasing, ties at the threshold to the lowest positions: ``blind._reveal_pick`` on
-    int8 posteriors of an error-pattern decoding (channel all "no error"), by a 256-bucket count
-    instead of a partition. Scores: 0 "flipped": decided error first, then index order;
-    1 "posterior": |p|; 2 "mixed": decided error first, each group by |p|."""
-    n_key = keyp.size
+def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
+    """``out[j]``: the ``k`` unrevealed key positions (``nonkey`` 0) of frame ``frames[j]`` with
+    the smallest score, increasing, ties at the threshold to the lowest positions:
+    ``blind._reveal_pick`` on int8 posteriors of an error-pattern decoding (channel all "no
+    error"), by a 256-bucket count over the frame in order instead of a partition. Scores:
+    0 "flipped": decided error first, then index order; 1 "posterior": |p|; 2 "mixed": decided
+    error first, each group by |p|."""
+    n = revealed.shape[1]
     for j in prange(frames.size):
         f = frames[j]
         Lf = Lx[f]
-        key = np.empty(n_key, dtype=np.int16)
+        rf = revealed[f]
+        key = np.empty(n, dtype=np.int16)
+        for b in range(n // Z):  # contiguous per block column: vectorised by LLVM
+            Lb = Lf[b * W : b * W + Z]
+            rb = rf[b * Z : b * Z + Z]
+            nk = nonkey[b * Z : b * Z + Z]
+            kb = key[b * Z : b * Z + Z]
+            for r in range(Z):
+                p = np.int16(Lb[r])
+                neg = p < 0
+                a = -p if neg else p
+                if mode == 0:
+                    c = np.int16(0) if neg else np.int16(1)
+                elif mode == 1:
+                    c = a
+                else:
+                    c = a if neg else a + np.int16(128)
+                kb[r] = np.int16(256) if (rb[r] or nk[r] != 0) else c
         # four interleaved counts: a run of equal keys would otherwise serialise on one counter
         h4 = np.zeros((4, 257), dtype=np.int32)
-        for t in range(n_key):
-            v = keyp[t]
-            p = np.int16(Lf[koff[t]])  # koff: offset of key bit t in the doubled layout
-            neg = p < 0
-            a = -p if neg else p
-            if revealed[f, v]:
-                c = 256
-            elif mode == 0:
-                c = 0 if neg else 1
-            elif mode == 1:
-                c = a
-            else:
-                c = a if neg else 128 + a
-            key[t] = c
-            h4[t & 3, c] += 1
+        for v in range(n):
+            h4[v & 3, key[v]] += 1
         hist = h4[0] + h4[1] + h4[2] + h4[3]
         thr = 0
         below = 0
@@ -482,12 +487,12 @@ def _reveal_pick8(Lx, koff, revealed, keyp, frames, mode, k, out) -> None:
             thr += 1
         ties = k - below
         c = 0
-        for t in range(n_key):
-            x = key[t]
+        for v in range(n):
+            x = key[v]
             if x < thr or (x == thr and ties > 0):
                 if x == thr:
                     ties -= 1
-                out[j, c] = keyp[t]
+                out[j, c] = v
                 c += 1
 
 
@@ -495,11 +500,12 @@ def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
                 frames: np.ndarray, mode: int, k: int) -> np.ndarray:
     """Reveal choice of the blind protocol on the kept state (error-pattern decoding), see
     :func:`_reveal_pick8`: int32 (len(frames) x k) positions."""
+    code = state.code
+    nonkey = np.ones(code.n, dtype=np.uint8)
+    nonkey[np.asarray(key_pos, dtype=np.int64)] = 0
     out = np.empty((frames.size, k), dtype=np.int32)
-    keyp = np.ascontiguousarray(key_pos, dtype=np.int64)
-    Z = state.code.Z
-    _reveal_pick8(state.post, (keyp // Z) * state.width + keyp % Z, revealed, keyp,
-                  np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
+    _reveal_pick8(state.post, state.width, code.Z, np.ascontiguousarray(revealed, dtype=np.bool_),
+                  nonkey, np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
     return out
 
 
@@ -561,12 +567,13 @@ def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) 
 
 def error_state(
     code: QCCode, llr: np.ndarray, scale: float, syndrome: np.ndarray, known: np.ndarray
-) -> tuple[FastState, np.ndarray]:
+) -> FastState:
     """Cold state for decoding the error pattern ``e = x ^ y`` of Bob's word ``y`` (the signs
     of the float ``llr``, frames x n) towards Alice's ``syndrome``: channel values
     ``quantize_llr(|llr|, scale)``, syndrome ``s ^ H y``, the ``known`` bits pinned at e = 0
-    (their LLR carries the known value). Returns (state, y as uint8); decoded words are
-    ``e ^ y``. In one pass per frame (the protocol's hot path)."""
+    (their LLR carries the known value), and ``flip = y``, so the decoder returns ``e ^ y``
+    (Alice's word when it converges) and :func:`pin_bits` takes bit values, not errors. The
+    posteriors are those of ``e``. In one pass per frame (the protocol's hot path)."""
     L = np.ascontiguousarray(llr, dtype=np.float32)
     F = L.shape[0]
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
@@ -583,9 +590,7 @@ def error_state(
     word = np.empty((F, code.n), dtype=np.uint8)
     _error_load(L, float(scale), K.view(np.uint8), S, ptr, col, sh, Z, W, post, floor, sy, word)
     E = int((code.base >= 0).sum())
-    st = FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy,
-                   np.zeros((F, code.n), np.uint8), int(K.sum()))
-    return st, word
+    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
 
 
 def _check_params(code: QCCode, msg_bits: int) -> None:
@@ -605,7 +610,9 @@ class FastState:
     floor: np.ndarray  # int8, same shape: -127 free, +127 pinned
     msgs: np.ndarray  # int8 (F, E * Z) check-to-bit messages
     synd: np.ndarray  # int8 (F, m): syndrome as sign bytes (-128 = 1), toggled by bits pinned to 1
-    flip: np.ndarray  # uint8 (F, n): 1 where a bit pinned to 1 is represented as 0
+    # uint8 (F, n): decisions are sign ^ flip; 1 where a bit pinned to 1 is represented as 0
+    # (error_state: Bob's word, so that the decoder works on the error pattern)
+    flip: np.ndarray
     n_pinned: int = 0
 
     @property
