@@ -111,15 +111,16 @@ class ReconcileConfig:
     post_bits: int = 8
     msg_bits: int = 6
     # decoder "fast" (8-bit posteriors): its own quantisation, normalisation and stall (the
-    # "fixed" fields above stay the Verilog decoder's). None = by code rate (fast_params):
-    # rate >= 0.75: scale 4, msg_bits 6, offset 1; below: scale 5, msg_bits 7, offset 0.
+    # "fixed" fields above stay the Verilog decoder's). None = the defaults of fast_params:
+    # scale 4, msg_bits 6, offset 1 for codes of rate >= 0.75, else 0.
     # Measured on n32k, 200 frames per point, f at 1 / 3 / 8 % with scale 4, msg_bits 6, no
     # offset: 1.315 / 1.230 / 1.168; msg_bits 5: 1.396 / 1.370 / 1.379; msg_bits 7: 1.354
     # (1 frame lost) / 1.229 / 1.163; scale 3 ~ 4; scale 6: 1.358 / 1.283 / 1.286; norm 3/4:
     # 1.303 / 1.234 / 1.229; 13/16: 1.303 / 1.224 / 1.197. Offset 1 vs 0: 0.5 % 1.348 vs 1.401,
     # 1 % 1.305 vs 1.315, 2 % 1.268 vs 1.278, 3 % 1.226 vs 1.230 (rates 0.81-0.95), but 5 %
-    # 1.181 vs 1.177, 8 % 1.193 vs 1.168 (rates 0.70, 0.55). msg_bits 7 + scale 5 at 8 / 11 %:
-    # 1.162 / 1.153 (1.40 / 1.09 rounds) against 1.169 / 1.157 (1.62 / 1.24 rounds).
+    # 1.181 vs 1.177, 8 % 1.193 vs 1.168 (rates 0.70, 0.55). msg_bits 7 + scale 5 lowers f at
+    # 8 / 11 % (1.162 / 1.153 against 1.169 / 1.157) but lost 10 of 1000 frames at 5 %
+    # (msg_bits 6: 0 of the same 1000), and 1 of 200 at 1 %: not used.
     fast_scale: float | None = None
     fast_msg_bits: int | None = None
     fast_norm: tuple[int, int] = (7, 3)  # message = (min * num) >> shift
@@ -145,10 +146,9 @@ class ReconcileConfig:
 def fast_params(cfg: ReconcileConfig, code: QCCode) -> tuple[float, int, int]:
     """(LLR scale, msg_bits, offset) of the 8-bit decoder for ``code``: the ``cfg.fast_*``
     fields, or by code rate where they are None (see ReconcileConfig)."""
-    high = code.rate >= 0.75
-    scale = cfg.fast_scale if cfg.fast_scale is not None else (4.0 if high else 5.0)
-    bits = cfg.fast_msg_bits if cfg.fast_msg_bits is not None else (6 if high else 7)
-    off = cfg.fast_offset if cfg.fast_offset is not None else (1 if high else 0)
+    scale = cfg.fast_scale if cfg.fast_scale is not None else 4.0
+    bits = cfg.fast_msg_bits if cfg.fast_msg_bits is not None else 6
+    off = cfg.fast_offset if cfg.fast_offset is not None else (1 if code.rate >= 0.75 else 0)
     return float(scale), int(bits), int(off)
 
 
