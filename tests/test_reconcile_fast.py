@@ -11,6 +11,7 @@ from postproc.reconcile.decoder_fast import (
     decode_fast,
     decode_fast_warm,
     error_state,
+    error_state_bits,
     fast_state,
     pin_bits,
     quantize_abs,
@@ -195,3 +196,22 @@ def test_error_state_is_the_error_pattern_problem():
     out, _, ok = decode_fast_warm(st_, max_iter=40)
     assert ok.all() and np.array_equal(out, x)
     assert np.array_equal(out[known], word[known])
+
+
+def test_error_state_from_bits_is_error_state_of_the_llrs():
+    code = family_codes("hw")[1]
+    rng = np.random.default_rng(12)
+    F, n = 5, code.n
+    key = np.sort(rng.choice(n, 600, replace=False))
+    y = rng.integers(0, 2, (F, key.size)).astype(np.uint8)
+    mag = channel_llr(np.zeros(1, np.uint8), 0.04)[0]
+    llr = np.zeros((F, n), np.float32)
+    llr[:, key] = np.where(y != 0, -mag, mag)
+    known = np.zeros((F, n), bool)
+    known[:, np.setdiff1d(np.arange(n), key)[:100]] = True
+    llr[known] = 40.0
+    s = rng.integers(0, 2, (F, code.m)).astype(np.uint8)
+    a = error_state(code, llr, 4.0, s, known)
+    b = error_state_bits(code, y, key, mag, 4.0, s, known)
+    for name in ("post", "floor", "msgs", "synd", "flip"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

@@ -57,7 +57,7 @@ from postproc.reconcile.decoder_bp import decode_bp_warm
 from postproc.reconcile.decoder_fast import (
     FastState,
     decode_fast_warm,
-    error_state,
+    error_state_bits,
     pin_bits,
     reveal_pick,
 )
@@ -280,7 +280,7 @@ class AliceState:
 class BobState:
     layout: Layout
     cfg: ReconcileConfig
-    llr: np.ndarray  # float32 (frames x n), known bits at +-_KNOWN_LLR
+    llr: np.ndarray | None  # float32 (frames x n), known bits at +-_KNOWN_LLR (None: "fast")
     synd: np.ndarray  # uint8 (frames x m)
     decoded: np.ndarray  # uint8 (frames x n)
     ok: np.ndarray  # bool (frames)
@@ -293,8 +293,10 @@ class BobState:
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     iterations: int = 0
-    # decoder "fast": 8-bit state of the error-pattern decoding (decoder_fast.error_state)
+    # decoder "fast": 8-bit state of the error-pattern decoding (decoder_fast.error_state_bits)
+    # and the channel LLR magnitude of the key bits
     fast: FastState | None = None
+    mag: float = 0.0
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -339,30 +341,34 @@ def alice_start(
 
 def _fast_start(state: BobState, which: np.ndarray) -> None:
     """(Re)start the 8-bit decoder of frames ``which`` cold, in the error domain: Bob decodes
-    e = x ^ y of his current word y (the signs of his LLRs, known bits included) with channel
-    magnitudes |LLR|, syndrome s ^ H y and the known bits pinned at e = 0. So all his decoder
-    sees, ties of the integer arithmetic included, is a function of the error pattern
-    (fixed-point min-sum treats an exact 0 as positive: decoding y itself would not be exactly
-    symmetric in the codeword)."""
-    cfg, code = state.cfg, state.layout.code
-    if state.fast is None and which.size == state.llr.shape[0]:
-        state.fast = error_state(code, state.llr, fast_params(cfg, code)[0], state.synd,
-                                 state.revealed)
-        return
-    sub = error_state(code, state.llr[which], fast_params(cfg, code)[0], state.synd[which],
-                      state.revealed[which])
+    e = x ^ y of his word y with the channel magnitude, syndrome s ^ H y and the known bits
+    pinned. So all his decoder sees, ties of the integer arithmetic included, is a function of
+    the error pattern (fixed-point min-sum treats an exact 0 as positive: decoding y itself
+    would not be exactly symmetric in the codeword). Built from his bits: this path keeps no
+    float LLRs."""
+    cfg, lay = state.cfg, state.layout
+    scale = fast_params(cfg, lay.code)[0]
+    sub = error_state_bits(lay.code, state.noisy[which], lay.key_pos, state.mag, scale,
+                           state.synd[which], state.revealed[which])
     if state.fast is None:
-        raise ProtocolError("fast decoder: the first round must decode every frame")
+        if which.size != state.ok.size:
+            raise ProtocolError("fast decoder: the first round must decode every frame")
+        state.fast = sub
+        return
+    # cold restart: the revealed key bits again, with their values (pinned bits read as flip)
+    rows, pos = np.nonzero(state.revealed[which])
+    vals = state.fast.flip[which][rows, pos]
     for name in ("post", "floor", "msgs", "synd", "flip"):
         getattr(state.fast, name)[which] = getattr(sub, name)
     state.fast.n_pinned += sub.n_pinned
+    pin_bits(state.fast, which[rows], pos, vals)
 
 
 def _decode(state: BobState, which: np.ndarray) -> None:
     cfg, code = state.cfg, state.layout.code
     if cfg.decoder == "fast":
         if state.fast is None or not cfg.warm:
-            _fast_start(state, which)
+            _fast_start(state, np.asarray(which, dtype=np.int64))
         _, bits, off = fast_params(cfg, code)
         out, it, ok = decode_fast_warm(
             state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
@@ -475,17 +481,21 @@ def _gather_key(src, rows, keyp, dst) -> None:
 def _bob_llr(y, keyp, shortp, mag, llr, revealed) -> None:
     """Bob's channel LLRs (``channel_llr`` at the key bits, known at the shortened ones, 0 at the
     punctured ones) and the known-bit mask, written once per frame."""
+    with_llr = llr.shape[1] > 0  # (frames x 0: the known-bit mask only)
     for f in prange(y.shape[0]):
         lf = llr[f]
         rf = revealed[f]
         yf = y[f]
+        for v in range(rf.size):
+            rf[v] = False
         for v in range(lf.size):
             lf[v] = 0.0
-            rf[v] = False
-        for t in range(keyp.size):
-            lf[keyp[t]] = -mag if yf[t] != 0 else mag
+        if with_llr:
+            for t in range(keyp.size):
+                lf[keyp[t]] = -mag if yf[t] != 0 else mag
+            for t in range(shortp.size):
+                lf[shortp[t]] = _KNOWN_LLR
         for t in range(shortp.size):
-            lf[shortp[t]] = _KNOWN_LLR
             rf[shortp[t]] = True
 
 
@@ -547,18 +557,21 @@ def bob_start(
                             f"{layout.n_key})")
     synd = unpack_bits(msg.syndromes, msg.n_frames * code.m).reshape(msg.n_frames, code.m)
     _ledger_syndrome(ledger, layout, msg.n_frames)
-    llr = np.empty((msg.n_frames, code.n), dtype=np.float32)
-    revealed = np.empty(llr.shape, dtype=bool)
     mag = channel_llr(np.zeros(1, np.uint8), msg.qber_hint)[0]  # the same float32 value
+    revealed = np.empty((msg.n_frames, code.n), dtype=bool)
+    # the 8-bit decoder starts from Bob's bits (no frames x n float LLRs): an empty llr here
+    llr = np.empty((msg.n_frames, 0 if cfg.decoder == "fast" else code.n), dtype=np.float32)
     _bob_llr(np.ascontiguousarray(y), layout.key_pos.astype(np.int64),
              layout.short_pos.astype(np.int64), mag, llr, revealed)
     state = BobState(
         layout=layout, cfg=cfg, llr=llr, synd=synd,
-        decoded=np.zeros(llr.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
+        decoded=np.zeros(revealed.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
         revealed=revealed, noisy=y.copy(), pending=np.zeros(0, np.int32),
         pending_pos=np.zeros((0, 0), np.int32),
-        rounds_used=np.zeros(msg.n_frames, np.int32),
+        rounds_used=np.zeros(msg.n_frames, np.int32), mag=float(mag),
     )
+    if cfg.decoder == "fast":
+        state.llr = None
     _decode(state, np.arange(msg.n_frames))
     return state, _reply(state)
 
@@ -607,11 +620,12 @@ def bob_continue(
     vals = unpack_bits(msg.values, pos.size)
     ledger.add("revealed", int(pos.size))
     state.revealed[rows, pos] = True
-    known = np.where(vals != 0, -_KNOWN_LLR, _KNOWN_LLR).astype(np.float32)
-    if state.post is not None:
-        # posterior = channel + messages: swap the channel part of the revealed bits
-        state.post[rows, pos] += known - state.llr[rows, pos]
-    state.llr[rows, pos] = known
+    if state.llr is not None:
+        known = np.where(vals != 0, -_KNOWN_LLR, _KNOWN_LLR).astype(np.float32)
+        if state.post is not None:
+            # posterior = channel + messages: swap the channel part of the revealed bits
+            state.post[rows, pos] += known - state.llr[rows, pos]
+        state.llr[rows, pos] = known
     if state.fast is not None:  # pinned for good
         pin_bits(state.fast, rows, pos, vals)
     state.round += 1

@@ -565,6 +565,48 @@ def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) 
                    word[f])
 
 
+@numba.njit(cache=True, parallel=True)
+def _error_load_bits(y, keyp, magq, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    n = word.shape[1]
+    for f in prange(y.shape[0]):
+        q = np.zeros(n, dtype=np.int8)  # Bob's quantised LLRs: +-magq at the key bits, 0 else
+        yf = y[f]
+        for t in range(keyp.size):
+            q[keyp[t]] = -magq if yf[t] != 0 else magq
+        _error_one(q, 1.0, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f], word[f])
+
+
+def error_state_bits(
+    code: QCCode, bits: np.ndarray, key_pos: np.ndarray, magnitude: float, scale: float,
+    syndrome: np.ndarray, known: np.ndarray
+) -> FastState:
+    """:func:`error_state` straight from Bob's key bits (frames x N at ``key_pos``; every other
+    bit 0, e.g. shortened or punctured) with one channel magnitude: the same state as
+    ``error_state`` of the float LLRs ``+-magnitude`` at the key bits and 0 elsewhere, without
+    building those (a frames x n float32 array is ~130 MB per 1000 n32k frames, and its first
+    touch cost as much as a few decoder iterations per frame)."""
+    Y = np.ascontiguousarray(bits, dtype=np.uint8)
+    F = Y.shape[0]
+    keyp = np.ascontiguousarray(key_pos, dtype=np.int64)
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    K = np.ascontiguousarray(known, dtype=np.bool_)
+    if Y.shape != (F, keyp.size) or S.shape[0] != F or K.shape != (F, code.n):
+        raise ValueError(f"error_state_bits: bits {Y.shape}, key_pos {keyp.size}, syndrome "
+                         f"{S.shape}, known {K.shape} for n = {code.n}")
+    magq = int(min(np.floor(abs(np.float64(magnitude)) * scale + 0.5), PMAX))  # quantize_llr
+    ptr, col, sh = _layers_of(code.base)
+    Z, W = code.Z, 2 * code.Z + LANE
+    nb = code.n // Z
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    sy = np.empty((F, code.m), dtype=np.int8)
+    word = np.empty((F, code.n), dtype=np.uint8)
+    _error_load_bits(Y, keyp, np.int8(magq), K.view(np.uint8), S, ptr, col, sh, Z, W, post,
+                     floor, sy, word)
+    E = int((code.base >= 0).sum())
+    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
+
+
 def error_state(
     code: QCCode, llr: np.ndarray, scale: float, syndrome: np.ndarray, known: np.ndarray
 ) -> FastState:
