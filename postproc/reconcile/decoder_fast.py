@@ -445,6 +445,63 @@ def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
     return out.reshape(a.shape)
 
 
+@numba.njit(cache=True)
+def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
+    """Rules "flipped" and "mixed" put the selectable bits decided as errors (p < 0) first. If
+    there are at least ``k`` of them (the common case: a failed round decides about as many
+    errors as there are, far more than one reveal step), only they need counting: one vector
+    pass finds them, the count and the ordered output touch only them. Returns False (nothing
+    written) if there are fewer than ``k``."""
+    zero = _vsplat(0)
+    nb = rf.shape[0] // Z
+    cnt = 0
+    for b in range(nb):
+        for c in range(0, Z, LANE):
+            free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
+                            _vload(Lf, b * W + c), zero)
+            cnt += _vnegcount(free)
+    if cnt < k:
+        return False
+    # the k smallest keys among the negatives: key = 0 ("flipped", ties by position) or |p|
+    pos = np.empty(cnt, dtype=np.int64)
+    key = np.empty(cnt, dtype=np.int16)
+    hist = np.zeros(129, dtype=np.int64)
+    m = 0
+    for b in range(nb):
+        for c in range(0, Z, LANE):
+            free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
+                            _vload(Lf, b * W + c), zero)
+            if _vnegcount(free) == 0:
+                continue
+            for t in range(LANE):
+                p = Lf[b * W + c + t]
+                if p < 0 and rf[b * Z + c + t] == 0 and nonkey[b * Z + c + t] == 0:
+                    pos[m] = b * Z + c + t
+                    key[m] = 0 if mode == 0 else -np.int16(p)
+                    hist[key[m]] += 1
+                    m += 1
+    return _take_k(pos, key, hist, m, k, out)
+
+
+@numba.njit(cache=True)
+def _take_k(pos, key, hist, m, k, out) -> bool:
+    thr = 0
+    below = 0
+    while below + hist[thr] < k:
+        below += hist[thr]
+        thr += 1
+    ties = k - below
+    c = 0
+    for i in range(m):
+        x = key[i]
+        if x < thr or (x == thr and ties > 0):
+            if x == thr:
+                ties -= 1
+            out[c] = pos[i]
+            c += 1
+    return True
+
+
 @numba.njit(cache=True, parallel=True)
 def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
     """``out[j]``: the ``k`` unrevealed key positions (``nonkey`` 0) of frame ``frames[j]`` with
@@ -458,6 +515,8 @@ def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
         f = frames[j]
         Lf = Lx[f]
         rf = revealed[f]
+        if mode != 1 and _pick_negatives(Lf, W, Z, rf.view(np.uint8), nonkey, mode, k, out[j]):
+            continue
         key = np.empty(n, dtype=np.int16)
         for b in range(n // Z):  # contiguous per block column: vectorised by LLVM
             Lb = Lf[b * W : b * W + Z]
