@@ -39,6 +39,7 @@ from postproc.infotheory import binary_entropy
 from postproc.reconcile.blind import (
     ReconcileConfig,
     choose_layout,
+    fast_params,
     make_layout,
     reconcile_local,
 )
@@ -50,6 +51,7 @@ from postproc.reconcile.decoder import (
     quantize_llr,
 )
 from postproc.reconcile.decoder_bp import decode_bp
+from postproc.reconcile.decoder_fast import decode_fast_warm, error_state
 from postproc.reconcile.family import DEFAULT_FAMILY
 
 DESCRIPTION = "blind QC-LDPC reconciliation: efficiency, FER, decoder speed vs ldpc BpDecoder"
@@ -62,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ldpc-frames", type=int, default=None, help="frames for ldpc BpDecoder")
     p.add_argument("--cascade-frames", type=int, default=None, help="frames for Cascade")
     p.add_argument("--family", default=DEFAULT_FAMILY)
-    p.add_argument("--decoder", choices=("float", "fixed", "bp"), default="float")
+    p.add_argument("--decoder", choices=("float", "fixed", "bp", "fast"), default="float")
     p.add_argument("--punct-frac", type=float, default=None,
                    help="max punctured fraction (default: ReconcileConfig's, 0 = shortening only)")
     p.add_argument("--f-start", type=float, default=None,
@@ -84,7 +86,24 @@ def _round_one(layout, y: np.ndarray, synd: np.ndarray, q: float) -> np.ndarray:
     return llr
 
 
+def fer_upper95(failed: int, frames: int) -> float:
+    """One-sided 95 % Clopper-Pearson upper bound of a failure rate (``failed`` of ``frames``)."""
+    if frames <= 0:
+        return 1.0
+    if failed >= frames:
+        return 1.0
+    from scipy.stats import beta
+
+    return float(beta.ppf(0.95, failed + 1, frames - failed))
+
+
 def _decode(cfg: ReconcileConfig, code, llr, synd):
+    if cfg.decoder == "fast":  # as the protocol does it: the error pattern, known bits pinned
+        scale, bits, off = fast_params(cfg, code)
+        st = error_state(code, llr, scale, synd, np.abs(llr) >= 40.0)
+        return decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits,
+                                norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
+                                offset=off, stall=cfg.fast_stall)
     if cfg.decoder == "bp":
         return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
     if cfg.decoder == "float":
@@ -155,6 +174,19 @@ def run(args: argparse.Namespace) -> dict:
             old = {"old_frames": K, "f_old": la_o.total / (K * N * float(binary_entropy(q))),
                    "fer_old": ra_o.n_failed / K,
                    "mbps_per_core_blind_old": K * N / (time.process_time() - c0) / 1e6}
+        base = {}
+        if cfg.decoder == "fast":  # the float min-sum protocol on the same frames
+            cfg_f = replace(cfg, decoder="float")
+            reconcile_local(a[:2], b[:2], q, np.random.default_rng(0), cfg_f, lay)  # compile
+            c0 = time.process_time()
+            ra_f, rb_f, la_f, _, _ = reconcile_local(a, b, q, np.random.default_rng(0), cfg_f,
+                                                     lay)
+            cpu_f = time.process_time() - c0
+            base = {"f_float": la_f.total / (F * N * float(binary_entropy(q))),
+                    "fer_float": ra_f.n_failed / F,
+                    "iters_blind_float": rb_f.iterations / F,
+                    "mbps_per_core_blind_float": F * N / cpu_f / 1e6,
+                    "speedup_blind_vs_float": cpu_f / cpu_blind}
         wrong = int((ra.key != rb.key).any(axis=1).sum()) if ra.kept.size else 0
         # round one again, timed: the same frames, Alice's punctured bits drawn afresh
         x_full = np.zeros((F, code.n), dtype=np.uint8)
@@ -170,6 +202,26 @@ def run(args: argparse.Namespace) -> dict:
         t0 = time.process_time()
         _, iters, ok1 = _decode(cfg, code, llr, synd)
         cpu = time.process_time() - t0
+        if cfg.decoder == "fast":
+            # the kernel alone (state built outside the timing; the round-one figure includes it)
+            scale, bits, off = fast_params(cfg, code)
+            st = error_state(code, llr, scale, synd, np.abs(llr) >= 40.0)
+            t0 = time.process_time()
+            _, it_k, _ = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits,
+                                          norm_num=cfg.fast_norm[0],
+                                          norm_shift=cfg.fast_norm[1], offset=off,
+                                          stall=cfg.fast_stall)
+            base["ns_edge_decode"] = (time.process_time() - t0) / max(int(it_k.sum()), 1) / (
+                int((code.base >= 0).sum()) * code.Z) * 1e9
+            cfg_f = replace(cfg, decoder="float")
+            _decode(cfg_f, code, llr[:2], synd[:2])
+            t0 = time.process_time()
+            _, it_f, _ = _decode(cfg_f, code, llr, synd)
+            cpu_f1 = time.process_time() - t0
+            edges = int((code.base >= 0).sum()) * code.Z
+            base["ns_edge_float"] = cpu_f1 / max(int(it_f.sum()), 1) / edges * 1e9
+            base["speedup_edge_vs_float"] = (cpu_f1 / max(int(it_f.sum()), 1)) / (
+                cpu / max(int(iters.sum()), 1))
         numba.set_num_threads(threads)
         t0 = time.perf_counter()
         _decode(cfg, code, llr, synd)
@@ -196,6 +248,7 @@ def run(args: argparse.Namespace) -> dict:
             "frames": F,
             "f": la.total / (F * N * h),
             "fer": ra.n_failed / F,
+            "fer_upper95": fer_upper95(ra.n_failed, F),
             "undetected": wrong,
             "rounds": float(rb.rounds.mean()),
             "round_trips": n_msgs // 2,
@@ -221,6 +274,7 @@ def run(args: argparse.Namespace) -> dict:
             "cascade_f": float(np.mean(cf)),
             "cascade_round_trips": float(np.mean(crt)),
             **old,
+            **base,
         })
     return {"decoder": args.decoder, "family": args.family,
             "max_punct_frac": cfg.max_punct_frac, "f_start": cfg.f_start, "f_step": cfg.f_step,
@@ -249,5 +303,10 @@ def format_text(result: dict) -> str:
             + (f"  old: f {r['f_old']:.3f} FER {r['fer_old']:.4f} blind/core "
                f"{r['mbps_per_core_blind_old']:.2f} ({r['old_frames']} frames)"
                if "f_old" in r else "")
+            + (f"  float: f {r['f_float']:.3f} FER {r['fer_float']:.4f} it "
+               f"{r['iters_blind_float']:.1f} blind/core {r['mbps_per_core_blind_float']:.2f} "
+               f"(x{r['speedup_blind_vs_float']:.2f}) ns/edge {r['ns_edge_float']:.2f} "
+               f"(x{r['speedup_edge_vs_float']:.2f})" if "f_float" in r else "")
+            + f"  FER<={r['fer_upper95']:.2g} (95 %)"
         )
     return "\n".join(lines)

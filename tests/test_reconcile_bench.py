@@ -35,3 +35,41 @@ def test_bench_reconcile_small_family():
         assert r["cascade_f"] > 1.0
     assert "QBER%" in mod.format_text(res)
     assert mod.format_text(dict(res, as_json=True)).lstrip().startswith("{")
+
+
+def test_bench_reconcile_fast_decoder_reports_the_float_baseline():
+    mod = load("reconcile")
+    p = argparse.ArgumentParser()
+    mod.add_arguments(p)
+    args = p.parse_args(["--family", "hw", "--decoder", "fast", "--qber", "5", "--frames", "12",
+                         "--ldpc-frames", "2", "--cascade-frames", "1"])
+    res = mod.run(args)
+    (r,) = res["rows"]
+    for key in ("f_float", "fer_float", "iters_blind_float", "mbps_per_core_blind_float",
+                "speedup_blind_vs_float", "ns_edge_float", "speedup_edge_vs_float",
+                "ns_edge_decode", "fer_upper95"):
+        assert key in r
+    assert r["f"] > 1.0 and r["f_float"] > 1.0 and r["speedup_blind_vs_float"] > 0
+    assert r["fer_upper95"] >= r["fer"]
+    assert "float: f" in mod.format_text(res)
+
+
+def test_fer_upper_bound_is_clopper_pearson():
+    mod = load("reconcile")
+    # 0 of N: 1 - 0.05**(1/N) (about 3/N)
+    assert abs(mod.fer_upper95(0, 1000) - (1 - 0.05 ** (1 / 1000))) < 1e-12
+    assert 2.9e-3 < mod.fer_upper95(0, 1000) < 3.0e-3
+    # k of N: the p with P(X <= k | N, p) = 0.05, by bisection on the binomial sum
+    from math import comb
+
+    def upper(k, n):
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            cdf = sum(comb(n, i) * mid**i * (1 - mid) ** (n - i) for i in range(k + 1))
+            lo, hi = (mid, hi) if cdf > 0.05 else (lo, mid)
+        return lo
+
+    for k, n in ((1, 10), (3, 200), (0, 7)):
+        assert abs(mod.fer_upper95(k, n) - upper(k, n)) < 1e-6
+    assert mod.fer_upper95(5, 5) == 1.0

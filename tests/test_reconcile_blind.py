@@ -14,6 +14,7 @@ from postproc.reconcile.blind import (
     ReconcileConfig,
     alice_reveal,
     alice_start,
+    bob_continue,
     bob_start,
     choose_layout,
     make_layout,
@@ -118,10 +119,12 @@ def test_round_trip_with_fixed_point_decoder():
     assert la.as_dict() == lb.as_dict()
 
 
+@pytest.mark.parametrize("decoder", ["float", "fast"])
 @pytest.mark.parametrize("reveal", ["flipped", "posterior", "mixed"])
 @pytest.mark.parametrize("warm", [True, False])
-def test_reveal_rules_and_cold_restart_round_trip(reveal, warm):
-    cfg = replace(HW, reveal=reveal, warm=warm, f_start=1.05)  # round one mostly fails
+def test_reveal_rules_and_cold_restart_round_trip(reveal, warm, decoder):
+    # round one mostly fails
+    cfg = replace(HW, reveal=reveal, warm=warm, f_start=1.05, decoder=decoder)
     lay = choose_layout(0.05, cfg)
     rng = np.random.default_rng(17)
     F = 24
@@ -135,6 +138,50 @@ def test_reveal_rules_and_cold_restart_round_trip(reveal, warm):
     extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
     assert la.entries.get("revealed", 0) == extra
     assert rb.iterations >= F
+
+
+@pytest.mark.parametrize("decoder", ["float", "fast"])
+def test_bobs_replies_depend_on_the_error_pattern_only(decoder):
+    # two different Alice keys with the same error pattern: Bob's success flags and requested
+    # positions are identical in every round (the fast decoder decodes the error pattern, so
+    # even the ties of its integer arithmetic cannot depend on the key)
+    cfg = replace(HW, decoder=decoder, f_start=1.05)
+    lay = choose_layout(0.05, cfg)
+    rng = np.random.default_rng(23)
+    F = 16
+    e = (rng.random((F, lay.n_key)) < 0.05).astype(np.uint8)
+    replies = []
+    for seed in (1, 2):
+        a = np.random.default_rng(seed).integers(0, 2, (F, lay.n_key), dtype=np.uint8)
+        la, lb = LeakageLedger(), LeakageLedger()
+        st_a, msg = alice_start(a, 0.05, np.random.default_rng(seed), la, cfg)
+        st_b, reply = bob_start(msg, a ^ e, lb, cfg)
+        seq = [reply]
+        while (rev := alice_reveal(st_a, reply, la)) is not None:
+            reply = bob_continue(st_b, rev, lb)
+            seq.append(reply)
+        replies.append(seq)
+    assert len(replies[0]) == len(replies[1]) > 2
+    for r1, r2 in zip(*replies, strict=True):
+        assert np.array_equal(r1.ok, r2.ok) and np.array_equal(r1.frames, r2.frames)
+        assert np.array_equal(r1.positions, r2.positions)
+
+
+def test_fast_decoder_matches_float_efficiency_on_n32k():
+    # the 8-bit decoder in the protocol on a real code: every frame decodes to Alice's key and
+    # f is within 0.03 of the float min-sum on the same frames
+    res = {}
+    for decoder in ("float", "fast"):
+        cfg = ReconcileConfig(decoder=decoder)
+        lay = choose_layout(0.03, cfg)
+        rng = np.random.default_rng(4)
+        a = rng.integers(0, 2, (8, lay.n_key), dtype=np.uint8)
+        b = a ^ (rng.random(a.shape) < 0.03).astype(np.uint8)
+        ra, rb, la, lb, _ = reconcile_local(a, b, 0.03, rng, cfg)
+        assert ra.n_failed == 0 and np.array_equal(rb.key, a)
+        assert la.as_dict() == lb.as_dict()
+        res[decoder] = la.total
+    assert res["fast"] < 1.03 * res["float"]
 
 
 def test_config_rejects_unknown_reveal_rule():

@@ -1,0 +1,850 @@
+"""8-bit fixed-point layered min-sum (numba, AVX2): the arithmetic of
+:func:`postproc.reconcile.decoder.decode_layered_fixed` on int8 posteriors and messages.
+
+Same schedule, saturations, ``min1``/``min2`` and stopping rule as the Verilog reference, so a cold
+start gives the same decisions, iteration counts and flags (tested). What makes it fast:
+
+- everything is int8 (``post_bits`` = 8): one AVX2 instruction handles 32 rows of a layer, and
+  the per-frame message memory is a quarter of the float32 decoder's. numba types int8/int16
+  arithmetic as int64; the saturating add/subtract are therefore LLVM ``sadd.sat``/``ssub.sat``
+  intrinsics on i8 (``vpaddsb``/``vpsubsb``), and the remaining selects/min/max are narrowed back
+  to bytes by LLVM because every result is stored to an int8 array.
+- each block column's posteriors are kept twice in a row (``[L_j, L_j, pad]``), so the rotated
+  read ``L_j[(r + s) % Z]`` is one contiguous slice ``[s, s + Z)`` (no wraparound, no gather, no
+  remainder loop for Z a multiple of 32); after a write the duplicate is refreshed by two
+  32-byte-chunk copies that may run into the pad (they copy values that are already equal).
+- the min1 entry is recognised by ``a == min1`` instead of a stored index (a tie implies
+  ``min2 == min1``, so the message is the same as the reference's first-index rule).
+- pinned (known) bits: with saturating arithmetic a bit at +-127 can be dragged across zero by
+  its messages, so a "max-confidence channel value" does not pin. The kernel floors every
+  posterior it writes at ``floor[v]`` (-127 = free, +127 = pinned), and a bit pinned to 1 is
+  represented flipped (value 0, its checks' syndrome bits toggled, ``flip[v] = 1``): an exact
+  change of variables for min-sum, one extra load + max per write. With ``msg_bits <= 7`` a
+  pinned bit's ``|Q| >= 127 - 63 > MMAX`` sends the saturated magnitude and its exact sign.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+from postproc.reconcile.decoder import _as_batch, _layers_of
+from postproc.reconcile.qc import QCCode
+
+PMAX = 127  # post_bits = 8, symmetric saturation
+LANE = 32  # bytes per AVX2 register: Z must be a multiple (n32k: 128, hw: 32)
+
+
+# --- explicit 32 x int8 vectors (one AVX2 register) for numba --------------------------------
+# numba widens int8 arithmetic to int64, and loops over short slices pay runtime alias checks and
+# remainder loops per block entry (measured 0.74 ns/edge with i8 scalar intrinsics in loops). A
+# vector type whose values live in registers, and one LLVM instruction per operation, leave the
+# loop over a layer's entries with nothing but address arithmetic around the vector work.
+_VT = ir.VectorType(ir.IntType(8), LANE)
+
+
+class _V8(types.Type):
+    def __init__(self) -> None:
+        super().__init__(name="v32i8")
+
+
+_v8 = _V8()
+
+
+@register_model(_V8)
+class _V8Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VT)
+
+
+def _splat(builder, x):
+    v = builder.insert_element(ir.Constant(_VT, None), x, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, ir.Constant(_VT, None), ir.Constant(
+        ir.VectorType(ir.IntType(32), LANE), [0] * LANE))
+
+
+def _vptr(context, builder, aryty, ary, idx, idxty):
+    a = context.make_array(aryty)(context, builder, ary)
+    i = context.cast(builder, idx, idxty, types.intp)
+    return builder.bitcast(builder.gep(a.data, [i]), _VT.as_pointer())
+
+
+def _is_byte_array(a) -> bool:
+    return isinstance(a, types.Array) and a.ndim == 1 and a.dtype in (types.int8, types.uint8)
+
+
+@intrinsic
+def _vload(typingctx, ary, idx):
+    """32 bytes of a 1-D int8/uint8 array from index ``idx`` (unaligned, unchecked)."""
+    if not (_is_byte_array(ary) and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_vptr(context, builder, sig.args[0], args[0], args[1], sig.args[1]),
+                            align=1)
+
+    return _v8(ary, idx), codegen
+
+
+@intrinsic
+def _vstore(typingctx, ary, idx, v):
+    if not (_is_byte_array(ary) and isinstance(idx, types.Integer) and v == _v8):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _vptr(context, builder, sig.args[0], args[0], args[1],
+                                     sig.args[1]), align=1)
+        return context.get_dummy_value()
+
+    return types.none(ary, idx, v), codegen
+
+
+@intrinsic
+def _vsplat(typingctx, x):
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _splat(builder, builder.trunc(args[0], ir.IntType(8))
+                      if x.bitwidth > 8 else args[0])
+
+    return _v8(x), codegen
+
+
+def _vbinary(name: str):
+    @intrinsic
+    def _op(typingctx, a, b):
+        if a != _v8 or b != _v8:
+            return None
+
+        def codegen(context, builder, sig, args):
+            if name == "xor":
+                return builder.xor(args[0], args[1])
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(_VT, [_VT, _VT]), f"llvm.{name}.v32i8")
+            return builder.call(fn, list(args))
+
+        return _v8(_v8, _v8), codegen
+
+    return _op
+
+
+_vadds = _vbinary("sadd.sat")
+_vsubs = _vbinary("ssub.sat")
+_vmax = _vbinary("smax")
+_vmin = _vbinary("smin")
+_vxor = _vbinary("xor")
+
+
+@intrinsic
+def _vabs(typingctx, a):
+    if a != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VT, [_VT, ir.IntType(1)]), "llvm.abs.v32i8")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return _v8(_v8), codegen
+
+
+@intrinsic
+def _vneg_where(typingctx, c, a):
+    """Lane-wise ``-a if c < 0 else a``."""
+    if c != _v8 or a != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        zero = ir.Constant(_VT, None)
+        return builder.select(builder.icmp_signed("<", args[0], zero), builder.sub(zero, args[1]),
+                              args[1])
+
+    return _v8(_v8, _v8), codegen
+
+
+@intrinsic
+def _vsel_eq(typingctx, x, y, a, b):
+    """Lane-wise ``a if x == y else b``."""
+    if not all(t == _v8 for t in (x, y, a, b)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.icmp_signed("==", args[0], args[1]), args[2], args[3])
+
+    return _v8(_v8, _v8, _v8, _v8), codegen
+
+
+@intrinsic
+def _vg(typingctx, m, nn, ns, off):
+    """Lane-wise ``max(((m * nn) >> ns) - off, 0)`` in i16 (``m`` >= 0)."""
+    if m != _v8 or not all(isinstance(t, types.Integer) for t in (nn, ns, off)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i16 = ir.IntType(16)
+        vt = ir.VectorType(i16, LANE)
+
+        def sp(x):
+            v = builder.insert_element(ir.Constant(vt, None), builder.trunc(x, i16),
+                                       ir.Constant(ir.IntType(32), 0))
+            return builder.shuffle_vector(v, ir.Constant(vt, None), ir.Constant(
+                ir.VectorType(ir.IntType(32), LANE), [0] * LANE))
+
+        x = builder.mul(builder.sext(args[0], vt), sp(args[1]))
+        x = builder.sub(builder.ashr(x, sp(args[2])), sp(args[3]))
+        zero = ir.Constant(vt, None)
+        x = builder.select(builder.icmp_signed("<", x, zero), zero, x)
+        return builder.trunc(x, _VT)
+
+    return _v8(m, nn, ns, off), codegen
+
+
+@intrinsic
+def _vnegcount(typingctx, a):
+    """Number of negative lanes (sign bits)."""
+    if a != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        bits = builder.bitcast(builder.icmp_signed("<", args[0], ir.Constant(_VT, None)), i32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [i32]),
+                                            "llvm.ctpop.i32")
+        return builder.zext(builder.call(fn, [bits]), ir.IntType(64))
+
+    return types.int64(_v8), codegen
+
+
+@intrinsic
+def _vsign01(typingctx, a):
+    """Lane-wise 1 if negative else 0."""
+    if a != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.lshr(args[0], _splat(builder, ir.Constant(ir.IntType(8), 7)))
+
+    return _v8(_v8), codegen
+
+
+@intrinsic
+def _ld(typingctx, ary, idx):
+    """``ary[idx]`` of a 1-D integer array without numba's negative-index wraparound (the
+    per-entry offsets are loaded once per 32-row chunk in the hot loops)."""
+    if not (isinstance(ary, types.Array) and ary.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        return builder.load(builder.gep(a.data, [i]))
+
+    return ary.dtype(ary, idx), codegen
+
+
+@numba.njit(cache=True)
+def _meets_syndrome8(ptr, off, Z, Lx, sy) -> bool:
+    """Whether the signs of ``Lx`` meet the syndrome (stops at the first unsatisfied chunk)."""
+    mb = ptr.shape[0] - 1
+    for i in range(mb):
+        for c in range(0, Z, LANE):
+            acc = _vload(sy, i * Z + c)
+            for e in range(ptr[i], ptr[i + 1]):
+                acc = _vxor(acc, _vload(Lx, _ld(off, e) + c))  # sign bit = parity
+            if _vnegcount(acc):
+                return False
+    return True
+
+
+@numba.njit(cache=True)
+def _hard8(Lx, flip, Z, W, hard) -> None:
+    for j in range(flip.shape[0] // Z):
+        for c in range(0, Z, LANE):
+            _vstore(hard, j * Z + c, _vxor(_vsign01(_vload(Lx, j * W + c)),
+                                            _vload(flip, j * Z + c)))
+
+
+@numba.njit(cache=True)
+def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard,
+              trace, eoff):
+    """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
+    nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
+    sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
+
+    Rows are independent within a layer, so each layer runs chunk by chunk of 32 rows, every entry
+    of the layer per chunk, with min1/min2/parity in registers. Progress for ``stall`` (free, as
+    in the float kernel): check rows with odd extrinsic sign parity, summed over the iteration."""
+    mb = ptr.shape[0] - 1
+    dmax = 0
+    for i in range(mb):
+        dmax = max(dmax, ptr[i + 1] - ptr[i])
+    Q = np.empty(dmax * LANE, dtype=np.int8)
+    lo = _vsplat(-PMAX)
+    mm = _vsplat(mmax)
+    best = ptr[mb] * Z + 1
+    best_it = 0
+    for it in range(max_iter):
+        bad = 0
+        for i in range(mb):
+            e0 = ptr[i]
+            e1 = ptr[i + 1]
+            for c in range(0, Z, LANE):
+                mn1 = mm
+                mn2 = mm
+                par = _vload(sy, i * Z + c)
+                for e in range(e0, e1):
+                    q = _vmax(_vsubs(_vload(Lx, _ld(eoff, e) + c), _vload(R, e * Z + c)), lo)
+                    _vstore(Q, (e - e0) * LANE, q)
+                    a = _vmin(_vabs(q), mm)
+                    par = _vxor(par, q)
+                    mn2 = _vmin(mn2, _vmax(mn1, a))
+                    mn1 = _vmin(mn1, a)
+                bad += _vnegcount(par)
+                # g() of both minima with the row parity folded into their sign
+                g1 = _vneg_where(par, _vg(mn1, nn, ns, off))
+                g2 = _vneg_where(par, _vg(mn2, nn, ns, off))
+                for e in range(e0, e1):
+                    q = _vload(Q, (e - e0) * LANE)
+                    # the min1 entry is recognised by a == min1: a tie means min2 == min1
+                    m = _vsel_eq(_vmin(_vabs(q), mm), mn1, g2, g1)
+                    rv = _vneg_where(q, m)
+                    _vstore(R, e * Z + c, rv)
+                    p = _ld(eoff, e) + c
+                    _vstore(Lx, p, _vmax(_vadds(q, rv), _vload(Fl, p)))
+            for e in range(e0, e1):
+                # refresh the duplicate: [s, Z) -> [s+Z, 2Z) first, then [Z, Z+s) -> [0, s);
+                # whole chunks that overrun copy values that are already equal (or into the pad)
+                s = _ld(sh, e)
+                b = _ld(eoff, e) - s
+                for c in range(0, Z - s, LANE):
+                    _vstore(Lx, b + s + Z + c, _vload(Lx, b + s + c))
+                for c in range(0, s, LANE):
+                    _vstore(Lx, b + c, _vload(Lx, b + Z + c))
+        if _meets_syndrome8(ptr, eoff, Z, Lx, sy):
+            _hard8(Lx, flip, Z, W, hard)
+            return it + 1, True
+        if stall <= 0:
+            continue
+        if it < trace.shape[0]:
+            trace[it] = bad
+        if bad < best:
+            best = bad
+            best_it = it
+        elif it - best_it >= stall:
+            _hard8(Lx, flip, Z, W, hard)
+            return it + 1, False
+    _hard8(Lx, flip, Z, W, hard)
+    return max_iter, False
+
+
+@numba.njit(cache=True, parallel=True)
+def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
+                out, iters, ok, trace):
+    eoff = col * W + sh  # offset of each entry's rotated slice in the doubled layout
+    for j in prange(sel.shape[0]):
+        f = sel[j]
+        it, good = _fast_run(ptr, col, sh, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter,
+                             mmax, nn, ns, off, stall, out[j], trace[j], eoff)
+        iters[j] = it
+        ok[j] = good
+
+
+@intrinsic
+def _vsel_neg(typingctx, c, a, b):
+    """Lane-wise ``a if c < 0 else b``."""
+    if not all(t == _v8 for t in (c, a, b)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.icmp_signed("<", args[0], ir.Constant(_VT, None)), args[1],
+                              args[2])
+
+    return _v8(_v8, _v8, _v8), codegen
+
+
+@numba.njit(cache=True)
+def _load_one(lf, pf, use_pin, Z, W, Lf, Ff) -> None:
+    zero = _vsplat(0)
+    hi = _vsplat(PMAX)
+    lo = _vsplat(-PMAX)
+    for j in range(lf.shape[0] // Z):
+        for c in range(0, Z, LANE):
+            x = _vmax(_vload(lf, j * Z + c), lo)
+            fl = lo
+            if use_pin:
+                p = _vload(pf, j * Z + c)
+                x = _vsel_eq(p, zero, x, _vsel_neg(x, x, hi))
+                fl = _vsel_eq(p, zero, lo, _vsel_neg(x, lo, hi))
+            _vstore(Lf, j * W + c, x)
+            _vstore(Lf, j * W + Z + c, x)
+            _vstore(Ff, j * W + c, fl)
+            _vstore(Ff, j * W + Z + c, fl)
+        for c in range(2 * Z, W, LANE):
+            _vstore(Lf, j * W + c, zero)
+            _vstore(Ff, j * W + c, lo)
+
+
+@numba.njit(cache=True, parallel=True)
+def _load_post(llr, pinned, Z, W, Lx, Fl) -> None:
+    """Doubled posteriors (flat nb x W per frame) from int8 channel values (saturated to
+    +-127) and the floors; bits ``pinned`` (uint8 frames x n, or 1 x 0 for none) with a
+    non-negative LLR are pinned at +127 here (negative ones need the flipped representation:
+    :func:`pin_bits`)."""
+    use_pin = pinned.shape[1] > 0
+    for f in prange(llr.shape[0]):
+        _load_one(llr[f], pinned[f], use_pin, Z, W, Lx[f], Fl[f])
+
+
+@numba.njit(cache=True)
+def _pin(cptr, crow, Z, W, Lx, Fl, sy, flip, rows, pos, vals) -> None:
+    """Pin bit ``pos[k]`` of frame ``rows[k]`` to ``vals[k]``: posterior and floor +127 (both
+    copies); a 1 is represented as 0 (``flip``) with its checks' syndrome bits toggled
+    (``crow[cptr[j]:cptr[j+1]]``: check index of row 0 of column j's checks, minus the shift)."""
+    for k in range(rows.shape[0]):
+        f = rows[k]
+        v = pos[k]
+        j = v // Z
+        r = v - j * Z
+        Lx[f, j * W + r] = PMAX
+        Lx[f, j * W + Z + r] = PMAX
+        Fl[f, j * W + r] = PMAX
+        Fl[f, j * W + Z + r] = PMAX
+        if vals[k] == flip[f, v]:
+            continue
+        flip[f, v] ^= 1
+        for t in range(cptr[j], cptr[j + 1]):  # layer i, shift s: check i*Z + (r - s) mod Z
+            i = crow[t] // Z
+            rr = crow[t] - i * Z + r
+            rr = rr - Z if rr >= Z else rr
+            sy[f, i * Z + rr] ^= np.int8(-128)
+
+
+@numba.njit(cache=True, parallel=True)
+def _quantize_abs(llr, scale, out) -> None:
+    """``quantize_llr(|llr|, scale)`` (round half up, saturate at 127) straight to int8."""
+    for f in prange(llr.shape[0]):
+        for v in range(llr.shape[1]):
+            x = np.floor(abs(np.float64(llr[f, v])) * scale + 0.5)
+            out[f, v] = np.int8(min(x, PMAX))
+
+
+def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
+    """int8 channel magnitudes ``min(round(|llr| * scale), 127)``, halves up: the same values
+    as ``quantize_llr(np.abs(llr), scale)``, without its float64 temporaries."""
+    a = np.ascontiguousarray(llr)
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    out = np.empty(a2.shape, dtype=np.int8)
+    _quantize_abs(a2, float(scale), out)
+    return out.reshape(a.shape)
+
+
+@numba.njit(cache=True)
+def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
+    """Rules "flipped" and "mixed" put the selectable bits decided as errors (p < 0) first. If
+    there are at least ``k`` of them (the common case: a failed round decides about as many
+    errors as there are, far more than one reveal step), only they need counting: one vector
+    pass finds them, the count and the ordered output touch only them. Returns False (nothing
+    written) if there are fewer than ``k``."""
+    zero = _vsplat(0)
+    nb = rf.shape[0] // Z
+    cnt = 0
+    for b in range(nb):
+        for c in range(0, Z, LANE):
+            free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
+                            _vload(Lf, b * W + c), zero)
+            cnt += _vnegcount(free)
+    if cnt < k:
+        return False
+    # the k smallest keys among the negatives: key = 0 ("flipped", ties by position) or |p|
+    pos = np.empty(cnt, dtype=np.int64)
+    key = np.empty(cnt, dtype=np.int16)
+    hist = np.zeros(129, dtype=np.int64)
+    m = 0
+    for b in range(nb):
+        for c in range(0, Z, LANE):
+            free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
+                            _vload(Lf, b * W + c), zero)
+            if _vnegcount(free) == 0:
+                continue
+            for t in range(LANE):
+                p = Lf[b * W + c + t]
+                if p < 0 and rf[b * Z + c + t] == 0 and nonkey[b * Z + c + t] == 0:
+                    pos[m] = b * Z + c + t
+                    key[m] = 0 if mode == 0 else -np.int16(p)
+                    hist[key[m]] += 1
+                    m += 1
+    return _take_k(pos, key, hist, m, k, out)
+
+
+@numba.njit(cache=True)
+def _take_k(pos, key, hist, m, k, out) -> bool:
+    thr = 0
+    below = 0
+    while below + hist[thr] < k:
+        below += hist[thr]
+        thr += 1
+    ties = k - below
+    c = 0
+    for i in range(m):
+        x = key[i]
+        if x < thr or (x == thr and ties > 0):
+            if x == thr:
+                ties -= 1
+            out[c] = pos[i]
+            c += 1
+    return True
+
+
+@numba.njit(cache=True, parallel=True)
+def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
+    """``out[j]``: the ``k`` unrevealed key positions (``nonkey`` 0) of frame ``frames[j]`` with
+    the smallest score, increasing, ties at the threshold to the lowest positions:
+    ``blind._reveal_pick`` on int8 posteriors of an error-pattern decoding (channel all "no
+    error"), by a 256-bucket count over the frame in order instead of a partition. Scores:
+    0 "flipped": decided error first, then index order; 1 "posterior": |p|; 2 "mixed": decided
+    error first, each group by |p|."""
+    n = revealed.shape[1]
+    for j in prange(frames.size):
+        f = frames[j]
+        Lf = Lx[f]
+        rf = revealed[f]
+        if mode != 1 and _pick_negatives(Lf, W, Z, rf.view(np.uint8), nonkey, mode, k, out[j]):
+            continue
+        key = np.empty(n, dtype=np.int16)
+        for b in range(n // Z):  # contiguous per block column: vectorised by LLVM
+            Lb = Lf[b * W : b * W + Z]
+            rb = rf[b * Z : b * Z + Z]
+            nk = nonkey[b * Z : b * Z + Z]
+            kb = key[b * Z : b * Z + Z]
+            for r in range(Z):
+                p = np.int16(Lb[r])
+                neg = p < 0
+                a = -p if neg else p
+                if mode == 0:
+                    c = np.int16(0) if neg else np.int16(1)
+                elif mode == 1:
+                    c = a
+                else:
+                    c = a if neg else a + np.int16(128)
+                kb[r] = np.int16(256) if (rb[r] or nk[r] != 0) else c
+        # four interleaved counts: a run of equal keys would otherwise serialise on one counter
+        h4 = np.zeros((4, 257), dtype=np.int32)
+        for v in range(n):
+            h4[v & 3, key[v]] += 1
+        hist = h4[0] + h4[1] + h4[2] + h4[3]
+        thr = 0
+        below = 0
+        while below + hist[thr] < k:
+            below += hist[thr]
+            thr += 1
+        ties = k - below
+        c = 0
+        for v in range(n):
+            x = key[v]
+            if x < thr or (x == thr and ties > 0):
+                if x == thr:
+                    ties -= 1
+                out[j, c] = v
+                c += 1
+
+
+def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
+                frames: np.ndarray, mode: int, k: int) -> np.ndarray:
+    """Reveal choice of the blind protocol on the kept state (error-pattern decoding), see
+    :func:`_reveal_pick8`: int32 (len(frames) x k) positions."""
+    code = state.code
+    nonkey = np.ones(code.n, dtype=np.uint8)
+    nonkey[np.asarray(key_pos, dtype=np.int64)] = 0
+    out = np.empty((frames.size, k), dtype=np.int32)
+    _reveal_pick8(state.post, state.width, code.Z, np.ascontiguousarray(revealed, dtype=np.bool_),
+                  nonkey, np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
+    return out
+
+
+def _columns_of(code: QCCode) -> tuple[np.ndarray, np.ndarray]:
+    """Per block column j: ``i * Z + (Z - s) % Z`` for each layer i with shift s (CSR)."""
+    base = code.base
+    jj, ii = np.nonzero(base.T >= 0)
+    cptr = np.zeros(base.shape[1] + 1, dtype=np.int64)
+    np.add.at(cptr, jj + 1, 1)
+    crow = ii * code.Z + (code.Z - base[ii, jj]) % code.Z
+    return np.cumsum(cptr), crow.astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    nb = llr.shape[0] // Z
+    sg = np.empty(nb * W, dtype=np.int8)  # sign bytes of Bob's word, doubled like Lx
+    a = np.empty(Z, dtype=np.int8)
+    g = np.empty(Z, dtype=np.int8)
+    fl = np.empty(Z, dtype=np.int8)
+    zero = _vsplat(0)
+    lo = _vsplat(-PMAX)
+    for j in range(nb):
+        lj = llr[j * Z : j * Z + Z]
+        pj = pin[j * Z : j * Z + Z]
+        wj = word[j * Z : j * Z + Z]
+        for r in range(Z):  # plain loops over one block column: vectorised by LLVM
+            x = lj[r]
+            m = min(np.floor(abs(np.float64(x)) * scale + 0.5), PMAX)  # == quantize_llr
+            known = pj[r] != 0
+            a[r] = np.int8(PMAX) if known else np.int8(m)
+            fl[r] = np.int8(PMAX) if known else np.int8(-PMAX)
+            g[r] = np.int8(-128) if x < 0 else np.int8(0)
+            wj[r] = np.uint8(x < 0)
+        for c in range(0, Z, LANE):
+            for base in (j * W + c, j * W + Z + c):
+                _vstore(Lx, base, _vload(a, c))
+                _vstore(Fl, base, _vload(fl, c))
+                _vstore(sg, base, _vload(g, c))
+        for c in range(2 * Z, W, LANE):
+            _vstore(Lx, j * W + c, zero)
+            _vstore(Fl, j * W + c, lo)
+            _vstore(sg, j * W + c, zero)
+    m128 = _vsplat(-128)
+    for i in range(ptr.shape[0] - 1):  # syndrome of the error pattern: s ^ H word
+        for c in range(0, Z, LANE):
+            acc = _vsel_eq(_vload(s, i * Z + c), zero, zero, m128)
+            for e in range(ptr[i], ptr[i + 1]):
+                acc = _vxor(acc, _vload(sg, col[e] * W + sh[e] + c))
+            _vstore(sy, i * Z + c, acc)
+
+
+@numba.njit(cache=True, parallel=True)
+def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    for f in prange(llr.shape[0]):
+        _error_one(llr[f], scale, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f],
+                   word[f])
+
+
+@numba.njit(cache=True, parallel=True)
+def _error_load_bits(y, keyp, magq, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+    n = word.shape[1]
+    for f in prange(y.shape[0]):
+        q = np.zeros(n, dtype=np.int8)  # Bob's quantised LLRs: +-magq at the key bits, 0 else
+        yf = y[f]
+        for t in range(keyp.size):
+            q[keyp[t]] = -magq if yf[t] != 0 else magq
+        _error_one(q, 1.0, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f], word[f])
+
+
+def error_state_bits(
+    code: QCCode, bits: np.ndarray, key_pos: np.ndarray, magnitude: float, scale: float,
+    syndrome: np.ndarray, known: np.ndarray
+) -> FastState:
+    """:func:`error_state` straight from Bob's key bits (frames x N at ``key_pos``; every other
+    bit 0, e.g. shortened or punctured) with one channel magnitude: the same state as
+    ``error_state`` of the float LLRs ``+-magnitude`` at the key bits and 0 elsewhere, without
+    building those (a frames x n float32 array is ~130 MB per 1000 n32k frames, and its first
+    touch cost as much as a few decoder iterations per frame)."""
+    Y = np.ascontiguousarray(bits, dtype=np.uint8)
+    F = Y.shape[0]
+    keyp = np.ascontiguousarray(key_pos, dtype=np.int64)
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    K = np.ascontiguousarray(known, dtype=np.bool_)
+    if Y.shape != (F, keyp.size) or S.shape[0] != F or K.shape != (F, code.n):
+        raise ValueError(f"error_state_bits: bits {Y.shape}, key_pos {keyp.size}, syndrome "
+                         f"{S.shape}, known {K.shape} for n = {code.n}")
+    magq = int(min(np.floor(abs(np.float64(magnitude)) * scale + 0.5), PMAX))  # quantize_llr
+    ptr, col, sh = _layers_of(code.base)
+    Z, W = code.Z, 2 * code.Z + LANE
+    nb = code.n // Z
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    sy = np.empty((F, code.m), dtype=np.int8)
+    word = np.empty((F, code.n), dtype=np.uint8)
+    _error_load_bits(Y, keyp, np.int8(magq), K.view(np.uint8), S, ptr, col, sh, Z, W, post,
+                     floor, sy, word)
+    E = int((code.base >= 0).sum())
+    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
+
+
+def error_state(
+    code: QCCode, llr: np.ndarray, scale: float, syndrome: np.ndarray, known: np.ndarray
+) -> FastState:
+    """Cold state for decoding the error pattern ``e = x ^ y`` of Bob's word ``y`` (the signs
+    of the float ``llr``, frames x n) towards Alice's ``syndrome``: channel values
+    ``quantize_llr(|llr|, scale)``, syndrome ``s ^ H y``, the ``known`` bits pinned at e = 0
+    (their LLR carries the known value), and ``flip = y``, so the decoder returns ``e ^ y``
+    (Alice's word when it converges) and :func:`pin_bits` takes bit values, not errors. The
+    posteriors are those of ``e``. In one pass per frame (the protocol's hot path)."""
+    L = np.ascontiguousarray(llr, dtype=np.float32)
+    F = L.shape[0]
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    K = np.ascontiguousarray(known, dtype=np.bool_)
+    if L.shape != (F, code.n) or S.shape[0] != F or K.shape != L.shape:
+        raise ValueError(f"error_state: llr {L.shape}, syndrome {S.shape}, known {K.shape} "
+                         f"for n = {code.n}")
+    ptr, col, sh = _layers_of(code.base)
+    Z, W = code.Z, 2 * code.Z + LANE
+    nb = code.n // Z
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    sy = np.empty((F, code.m), dtype=np.int8)
+    word = np.empty((F, code.n), dtype=np.uint8)
+    _error_load(L, float(scale), K.view(np.uint8), S, ptr, col, sh, Z, W, post, floor, sy, word)
+    E = int((code.base >= 0).sum())
+    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
+
+
+def _check_params(code: QCCode, msg_bits: int) -> None:
+    if code.Z % LANE:
+        raise ValueError(f"code {code.name}: Z = {code.Z} is not a multiple of {LANE}")
+    if not 2 <= msg_bits <= 8:
+        raise ValueError(f"msg_bits: need 2 <= msg_bits <= 8 (post_bits 8), got {msg_bits}")
+
+
+@dataclass
+class FastState:
+    """Kept state of the 8-bit decoder for a batch of frames, updated in place by
+    :func:`decode_fast_warm` and :func:`pin_bits` (the arrays are the kernel's layout)."""
+
+    code: QCCode
+    post: np.ndarray  # int8 (F, nb * W), W = 2Z + 32: each block column's posteriors twice + pad
+    floor: np.ndarray  # int8, same shape: -127 free, +127 pinned
+    msgs: np.ndarray  # int8 (F, E * Z) check-to-bit messages
+    synd: np.ndarray  # int8 (F, m): syndrome as sign bytes (-128 = 1), toggled by bits pinned to 1
+    # uint8 (F, n): decisions are sign ^ flip; 1 where a bit pinned to 1 is represented as 0
+    # (error_state: Bob's word, so that the decoder works on the error pattern)
+    flip: np.ndarray
+    n_pinned: int = 0
+
+    @property
+    def width(self) -> int:
+        return 2 * self.code.Z + LANE
+
+    def posteriors(self, frames: np.ndarray | None = None) -> np.ndarray:
+        """int8 (frames x n) posteriors (a pinned bit reads +127 whatever its value)."""
+        code = self.code
+        p = self.post if frames is None else self.post[np.asarray(frames, dtype=np.int64)]
+        nb = code.n // code.Z
+        return np.ascontiguousarray(p.reshape(-1, nb, self.width)[:, :, : code.Z]).reshape(
+            -1, code.n)
+
+
+def fast_state(
+    code: QCCode, llr: np.ndarray, syndrome: np.ndarray, *, pinned: np.ndarray | None = None
+) -> FastState:
+    """Cold state: integer channel LLRs (frames x n, saturated to +-127; int8 taken as is),
+    zero messages. ``pinned`` (bool, frames x n, optional): bits known from the start (e.g.
+    shortened), pinned to the hard decision of their LLR."""
+    L, _ = _as_batch(llr, code.n, "llr", np.int8 if np.asarray(llr).dtype == np.int8 else np.int32)
+    if L.dtype != np.int8:
+        L = np.clip(L, -PMAX, PMAX).astype(np.int8)
+    S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
+    if S.shape[0] != L.shape[0]:
+        raise ValueError(f"syndrome: {S.shape[0]} frames but llr has {L.shape[0]}")
+    F, nb, Z, W = L.shape[0], code.n // code.Z, code.Z, 2 * code.Z + LANE
+    pm = np.zeros((0, 0), dtype=np.bool_)
+    if pinned is not None:
+        pm = np.ascontiguousarray(pinned, dtype=np.bool_)
+        if pm.shape != L.shape:
+            raise ValueError(f"pinned: shape {pm.shape} != llr {L.shape}")
+    post = np.empty((F, nb * W), dtype=np.int8)
+    floor = np.empty((F, nb * W), dtype=np.int8)
+    _load_post(L, pm.view(np.uint8) if pm.size else np.zeros((F, 0), np.uint8), Z, W, post,
+               floor)
+    E = int((code.base >= 0).sum())
+    st = FastState(code, post, floor, np.zeros((F, E * Z), np.int8),
+                   (S.view(np.int8) << 7) if S.max(initial=0) <= 1 else
+                   np.where(S != 0, -128, 0).astype(np.int8), np.zeros((F, code.n), np.uint8),
+                   int(pm.sum()) if pm.size else 0)
+    if pm.size:
+        rows, pos = np.nonzero(pm & (L < 0))
+        if rows.size:
+            pin_bits(st, rows, pos, np.ones(rows.size, np.uint8))
+    return st
+
+
+def pin_bits(state: FastState, rows: np.ndarray, positions: np.ndarray,
+             values: np.ndarray) -> None:
+    """Pin bit ``positions[k]`` of frame ``rows[k]`` to ``values[k]`` (0/1) for good: the kernel
+    never lets it move (see the module docstring). Messages are kept (warm restart)."""
+    code = state.code
+    r = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
+    p = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1)
+    v = np.ascontiguousarray(values, dtype=np.uint8).reshape(-1)
+    if not r.size == p.size == v.size:
+        raise ValueError(f"pin_bits: {r.size} rows, {p.size} positions, {v.size} values")
+    if r.size and (r.min() < 0 or r.max() >= state.post.shape[0]):
+        raise ValueError("pin_bits: rows: frame index out of range")
+    if p.size and (p.min() < 0 or p.max() >= code.n):
+        raise ValueError("pin_bits: positions: bit position out of range")
+    cptr, crow = _columns_of(code)
+    _pin(cptr, crow, code.Z, state.width, state.post, state.floor, state.synd, state.flip, r, p,
+         (v != 0).astype(np.uint8))
+    state.n_pinned += int(r.size)
+
+
+def decode_fast_warm(
+    state: FastState,
+    *,
+    max_iter: int = 60,
+    msg_bits: int = 6,
+    norm_num: int = 7,
+    norm_shift: int = 3,
+    offset: int = 0,
+    stall: int = 0,
+    trace: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Continue decoding from ``state`` (in place, like ``decode_minsum_warm``: a later call picks
+    up exactly where this one stopped). ``stall > 0`` gives up on a frame after ``stall``
+    iterations without a new minimum of the progress measure (``trace``, frames x k int32,
+    optional, records it). ``frames`` decodes only those frames. Returns (hard decisions uint8,
+    iterations of this call int32, converged bool) for the decoded frames, in that order."""
+    code = state.code
+    _check_params(code, msg_bits)
+    if msg_bits > 7 and state.n_pinned:
+        # |Q| of a pinned bit is >= 127 - MMAX, which is the saturated magnitude only if
+        # MMAX <= 63
+        raise ValueError("msg_bits: pinned bits need msg_bits <= 7")
+    ptr, col, sh = _layers_of(code.base)
+    F = state.post.shape[0]
+    sel = np.arange(F) if frames is None else np.asarray(frames, dtype=np.int64).reshape(-1)
+    if sel.size and (sel.min() < 0 or sel.max() >= F):
+        raise ValueError(f"frames: index out of range for {F} frames")
+    G = sel.size
+    tr = np.zeros((G, 0), np.int32) if trace is None else trace
+    if tr.shape[0] != G:
+        raise ValueError(f"trace: {tr.shape[0]} rows for {G} frames")
+    out = np.zeros((G, code.n), dtype=np.uint8)
+    iters = np.zeros(G, dtype=np.int32)
+    ok = np.zeros(G, dtype=np.bool_)
+    _fast_batch(ptr, col, sh, code.Z, state.width, state.post, state.floor, state.msgs,
+                state.synd, state.flip, sel, int(max_iter), (1 << (msg_bits - 1)) - 1,
+                int(norm_num), int(norm_shift), int(offset), int(stall), out, iters, ok, tr)
+    return out, iters, ok
+
+
+def decode_fast(
+    code: QCCode,
+    llr: np.ndarray,
+    syndrome: np.ndarray,
+    *,
+    max_iter: int = 60,
+    msg_bits: int = 6,
+    norm_num: int = 7,
+    norm_shift: int = 3,
+    offset: int = 0,
+    stall: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~postproc.reconcile.decoder.decode_layered_fixed` with ``post_bits = 8`` (cold start,
+    no pinned bits): same inputs (integer LLRs, e.g. from ``quantize_llr(llr, scale)``), same
+    outputs, bit for bit (with ``stall = 0``; ``stall > 0`` also gives up early)."""
+    _check_params(code, msg_bits)
+    L, single = _as_batch(llr, code.n, "llr", np.int32)
+    st = fast_state(code, L, syndrome)
+    out, iters, ok = decode_fast_warm(st, max_iter=max_iter, msg_bits=msg_bits,
+                                      norm_num=norm_num, norm_shift=norm_shift, offset=offset,
+                                      stall=stall)
+    if single:
+        return out[0], iters[:1], ok[:1]
+    return out, iters, ok
