@@ -140,11 +140,11 @@ def test_reveal_rules_and_cold_restart_round_trip(reveal, warm, decoder):
     assert rb.iterations >= F
 
 
-@pytest.mark.parametrize("decoder", ["float", "fast"])
+@pytest.mark.parametrize("decoder", ["float", "fast", "fixed", "bp"])
 def test_bobs_replies_depend_on_the_error_pattern_only(decoder):
     # two different Alice keys with the same error pattern: Bob's success flags and requested
-    # positions are identical in every round (the fast decoder decodes the error pattern, so
-    # even the ties of its integer arithmetic cannot depend on the key)
+    # positions are identical in every round (the integer decoders decode the error pattern, so
+    # even the ties of their arithmetic cannot depend on the key)
     cfg = replace(HW, decoder=decoder, f_start=1.05)
     lay = choose_layout(0.05, cfg)
     rng = np.random.default_rng(23)

@@ -389,11 +389,17 @@ def _decode(state: BobState, which: np.ndarray) -> None:
                                              max_iter=cfg.max_iter, alpha=cfg.alpha,
                                              stall=cfg.stall, frames=which)
     else:
-        ql = quantize_llr(state.llr[which], cfg.llr_scale, cfg.post_bits)
-        out, it, ok = decode_layered_fixed(
-            code.base, code.Z, ql, state.synd[which], max_iter=cfg.max_iter,
-            post_bits=cfg.post_bits, msg_bits=cfg.msg_bits,
+        # In the error domain, like "fast": the fixed-point decoder reads an exact 0 as bit 0,
+        # so decoding Bob's word itself would make his reveal requests depend on Alice's key
+        # through ties. Decoding e = x ^ y (|LLR|, syndrome s ^ H y) sees only the errors.
+        llr = state.llr[which]
+        y = (llr < 0).astype(np.uint8)
+        ql = np.abs(quantize_llr(llr, cfg.llr_scale, cfg.post_bits))
+        e, it, ok = decode_layered_fixed(
+            code.base, code.Z, ql, state.synd[which] ^ code.syndrome(y),
+            max_iter=cfg.max_iter, post_bits=cfg.post_bits, msg_bits=cfg.msg_bits,
         )
+        out = e ^ y
     state.decoded[which] = out
     state.ok[which] = ok
     state.rounds_used[which] = state.round
