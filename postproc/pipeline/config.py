@@ -92,8 +92,8 @@ def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
         "--ec-mode",
         choices=RECONCILE_MODES,
         default="fast",
-        help="reconciliation: fast = n32k codes + min-sum (default); efficient = bp32k codes + "
-        "sum-product: smaller f (more key), 3-5x slower",
+        help="reconciliation: fast = n32k codes + 8-bit min-sum (default); efficient = bp32k "
+        "codes + sum-product: smaller f (more key), slower",
     )
 
 
