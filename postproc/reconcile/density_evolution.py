@@ -18,7 +18,9 @@ Messages live on a uniform LLR grid ``k * delta``, ``k = -K .. K`` (saturating a
   the LLRs, so the channel magnitude is a free unit: the channel sits at ``+-C`` grid steps.
 * ``rule="bp"``: belief propagation; the check step combines inputs pairwise with the quantised
   box-plus table ``Q(2 atanh(tanh(a/2) tanh(b/2)))`` (Richardson & Urbanke's discretised DE) and
-  the channel LLR ``log((1-p)/p)`` is rounded to the grid. Slower; used for known-answer checks.
+  the channel LLR ``log((1-p)/p)`` is rounded to the grid. Slower (powers ``x^(box k)`` are
+  memoised per iteration: the check types of a staircase ensemble share most of them); used for
+  the known-answer checks and the search of the version-3 "sp" profiles (:func:`optimise_sp`).
 
 Variable nodes add the channel and ``d - 1`` incoming messages (FFT convolution, saturated once at
 the end: the float decoder does not saturate). A run succeeds when the error probability of the
