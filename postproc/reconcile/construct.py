@@ -183,18 +183,20 @@ def profile_for(nb: int, mb: int, kind: str = "de") -> tuple[int, dict[int, int]
     (for a sum-product decoder; min-sum decodes it badly). ``kind="de"``: the
     density-evolution-optimised entry of :data:`postproc.reconcile.profiles.DE_PROFILES` when
     there is one, else the node fractions of the entry of nearest rate rescaled to ``nb``
-    (degrees above ``mb`` folded into ``mb``)."""
+    (degrees above ``mb`` folded into ``mb``). ``kind="sp"``: the same with
+    :data:`postproc.reconcile.profiles.SP_PROFILES` (BP-optimised, version 3)."""
     from postproc.reconcile.density_evolution import profile_counts
-    from postproc.reconcile.profiles import DE_PROFILES, bp_profile
+    from postproc.reconcile.profiles import DE_PROFILES, SP_PROFILES, bp_profile
 
     if kind == "bp":
         return bp_profile(nb, mb)
-    if (nb, mb) in DE_PROFILES:
-        n2, info = DE_PROFILES[(nb, mb)]
+    table = SP_PROFILES if kind == "sp" else DE_PROFILES
+    if (nb, mb) in table:
+        n2, info = table[(nb, mb)]
         return n2, dict(info)
     rate = 1.0 - mb / nb
-    key = min(DE_PROFILES, key=lambda k: (abs((1.0 - k[1] / k[0]) - rate), k))
-    n2_ref, info_ref = DE_PROFILES[key]
+    key = min(table, key=lambda k: (abs((1.0 - k[1] / k[0]) - rate), k))
+    n2_ref, info_ref = table[key]
     n2 = min(mb - 1, round(n2_ref / key[1] * mb))
     w: dict[int, float] = {}
     for d, c in info_ref.items():
@@ -211,6 +213,58 @@ def build_code_de(name: str, nb: int, mb: int, Z: int, seed: int) -> QCCode:
     n2, info = profile_for(nb, mb, name[:2] if name[:2] == "bp" else "de")
     B = base_graph_profile(nb, mb, n2, info, rng)
     E = lift(B, Z, rng)
+    code = QCCode(name=name, base=E, Z=Z, seed=seed)
+    punct = untainted_puncture_order(code, rng)
+    return QCCode(name=name, base=E, Z=Z, seed=seed, puncture_order=punct)
+
+
+# ---------------------------------------------------------------------------------------------
+# version 3 ("sp" names): profiles searched with BP density evolution for the sum-product
+# decoder, more block rows (nb = 512), a lifting that draws among all free shifts
+
+
+def lift_free(B: np.ndarray, Z: int, rng: np.random.Generator) -> np.ndarray:
+    """Shifts for the nonzero blocks of ``B`` avoiding every 4-cycle, each drawn uniformly among
+    *all* shifts still free (not :func:`lift`'s 200 random tries): the dense high-degree columns
+    of the high-rate BP profiles need it at Z = 64 .. 128. Columns are lifted highest degree
+    first (while most differences are still free); -1 for zero blocks."""
+    mb, nb = B.shape
+    E = -np.ones((mb, nb), dtype=np.int32)
+    # used[a, b, d]: difference E[a,j] - E[b,j] = d (mod Z) taken by some column j (a != b)
+    used = np.zeros((mb, mb, Z), dtype=bool)
+    zr = np.arange(Z)
+    deg = B.sum(axis=0)
+    for j in sorted(range(nb), key=lambda c: (-int(deg[c]), c)):
+        rows = np.nonzero(B[:, j])[0]
+        placed: list[int] = []
+        for a in rows:
+            bad = np.zeros(Z, dtype=bool)
+            for b in placed:  # s - E[b, j] must avoid used[a, b]
+                bad |= used[a, b][(zr - E[b, j]) % Z]
+            free = np.nonzero(~bad)[0]
+            if free.size == 0:
+                raise ConfigError(
+                    f"lifting Z={Z} of a {mb}x{nb} base graph failed at block ({a},{j}): no "
+                    "4-cycle-free shift left, use a larger Z or a sparser profile"
+                )
+            s = int(free[rng.integers(free.size)])
+            E[a, j] = s
+            for b in placed:
+                used[a, b, (s - E[b, j]) % Z] = True
+                used[b, a, (E[b, j] - s) % Z] = True
+            placed.append(int(a))
+    return E
+
+
+def build_code_sp(name: str, nb: int, mb: int, Z: int, seed: int) -> QCCode:
+    """Version-3 construction ("sp" names): the profile of :func:`profile_for` with kind "sp"
+    (:data:`postproc.reconcile.profiles.SP_PROFILES`), the base graph of
+    :func:`base_graph_profile`, the lifting of :func:`lift_free`, untainted puncturing. The base
+    graph depends on (nb, mb, seed) only, so liftings with different Z share it."""
+    rng = np.random.default_rng(seed)
+    n2, info = profile_for(nb, mb, "sp")
+    B = base_graph_profile(nb, mb, n2, info, rng)
+    E = lift_free(B, Z, np.random.default_rng([seed, Z]))
     code = QCCode(name=name, base=E, Z=Z, seed=seed)
     punct = untainted_puncture_order(code, rng)
     return QCCode(name=name, base=E, Z=Z, seed=seed, puncture_order=punct)

@@ -18,7 +18,9 @@ Messages live on a uniform LLR grid ``k * delta``, ``k = -K .. K`` (saturating a
   the LLRs, so the channel magnitude is a free unit: the channel sits at ``+-C`` grid steps.
 * ``rule="bp"``: belief propagation; the check step combines inputs pairwise with the quantised
   box-plus table ``Q(2 atanh(tanh(a/2) tanh(b/2)))`` (Richardson & Urbanke's discretised DE) and
-  the channel LLR ``log((1-p)/p)`` is rounded to the grid. Slower; used for known-answer checks.
+  the channel LLR ``log((1-p)/p)`` is rounded to the grid. Slower (powers ``x^(box k)`` are
+  memoised per iteration: the check types of a staircase ensemble share most of them); used for
+  the known-answer checks and the search of the version-3 "sp" profiles (:func:`optimise_sp`).
 
 Variable nodes add the channel and ``d - 1`` incoming messages (FFT convolution, saturated once at
 the end: the float decoder does not saturate). A run succeeds when the error probability of the
@@ -277,8 +279,28 @@ def converges(ens: Ensemble, p: float, cfg: DEConfig = DEConfig()) -> tuple[bool
         ch = np.zeros(2 * C + 1)
         ch[0], ch[2 * C] = p, 1.0 - p
 
+        T = _boxplus_table(K, cfg.delta)
+        powers: dict[tuple[int, int], np.ndarray] = {}
+
+        def power(x: np.ndarray, k: int) -> np.ndarray:
+            # x^(box k), memoised per iteration (keyed by the array's identity): the check types
+            # of a staircase ensemble need neighbouring powers, which share most halvings
+            key = (id(x), k)
+            if key not in powers:
+                if k == 1:
+                    powers[key] = x
+                else:
+                    powers[key] = _boxplus(power(x, k // 2), power(x, k - k // 2), T)
+            return powers[key]
+
         def check(inp):
-            return _bp_check(inp, K, cfg.delta)
+            parts = [power(x, m) for x, m in inp if m > 0]
+            if not parts:
+                return _bp_check([], K, cfg.delta)
+            acc = parts[0]
+            for y in parts[1:]:
+                acc = _boxplus(acc, y, T)
+            return acc
     else:
         raise ValueError(f"DEConfig.rule: {cfg.rule!r} (expected 'minsum' or 'bp')")
     degs = [d for d, _ in ens.info]
@@ -290,6 +312,8 @@ def converges(ens: Ensemble, p: float, cfg: DEConfig = DEConfig()) -> tuple[bool
     xI = chK.copy()
     hist: list[float] = []
     for it in range(1, cfg.max_iter + 1):
+        if cfg.rule == "bp":
+            powers.clear()
         yS = np.zeros(2 * K + 1)
         yI = np.zeros(2 * K + 1)
         for s, dI, cnt in ens.checks:
@@ -381,18 +405,38 @@ def profile_counts(k: int, weights: dict[int, float]) -> dict[int, int]:
     return {d: int(c) for d, c in zip(degs, cnt, strict=True) if c > 0}
 
 
+def lifting_load(mb: int, n2: int, info: dict[int, int]) -> float:
+    """How crowded a 4-cycle-free lifting of this profile gets (compare with ``Z ln(Z / 2)``).
+
+    Columns are lifted highest degree first; a new block of a degree-d column must avoid, for
+    each of the d - 1 blocks already placed in it, the shift differences that block-row pair has
+    taken, about (row pairs used so far) / (row pairs) each. The load is the largest (d - 1) x
+    that average over the degree classes (staircase last): a free shift is left while it stays
+    well below Z ln(Z / 2) (expected free shifts ~ Z exp(-load / Z))."""
+    npairs = mb * (mb - 1) / 2
+    used = 0.0
+    load = 0.0
+    for d in sorted(info, reverse=True):
+        used += info[d] * d * (d - 1) / 2
+        load = max(load, (d - 1) * used / npairs)
+    return max(load, (used + n2) / npairs)
+
+
 def optimise_profile(
     nb: int, mb: int, seed: int = 0, evals: int = 150, cfg: DEConfig | None = None,
     start: dict[int, float] | None = None, n2: int | None = None, log=None,
-    scan_n2: bool = True,
+    scan_n2: bool = True, degrees: tuple[int, ...] = DEGREES, max_load: float | None = None,
 ) -> tuple[dict[int, int], int, float]:
     """Stochastic hill climb over the information-column degree counts (and the number of
     staircase columns) of an ``mb x nb`` base graph, maximising the DE threshold. A candidate is
     first tried just above the current best threshold (one DE run, which rejects most), and only
-    a success is bisected further. Returns (info counts, n2, threshold)."""
+    a success is bisected further. ``degrees``: the allowed information-column degrees (those
+    above ``mb`` dropped); ``max_load``: reject profiles whose :func:`lifting_load` exceeds it
+    (dense high-degree columns leave no 4-cycle-free lifting). Returns (info counts, n2,
+    threshold)."""
     cfg = cfg or DEConfig(max_iter=150)
     rng = np.random.default_rng(seed)
-    degs = [d for d in DEGREES if d <= mb]
+    degs = [d for d in degrees if d <= mb]
     n2 = mb - 1 if n2 is None else n2
     if start is None:
         start = {3: 0.76, 8: 0.12, 10: 0.04, 12: 0.03, 20: 0.02, 25: 0.03}
@@ -443,6 +487,8 @@ def optimise_profile(
             cand[src] -= k_step
             cand[dst] = cand.get(dst, 0) + k_step
         cand = {d: c for d, c in cand.items() if c > 0}
+        if max_load is not None and lifting_load(mb, c_n2, cand) > max_load:
+            continue
         # edges must fit: every row at least 2 info sockets + staircase, check degree sane
         ens = staircase_ensemble(mb, nb, cand, c_n2)
         probe = best * 1.004
@@ -456,19 +502,58 @@ def optimise_profile(
     return cur, cur_n2, best
 
 
+# BP search (version-3 "sp" profiles): degrees up to 40, the discretised BP DE on a coarse grid
+# (delta 0.1 nat, saturation 20 nats: ~1-2 s per run at check degree 60, rankings as at 0.05)
+SP_DEGREES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 18, 20, 22, 25, 28, 32, 36, 40)
+SP_SEARCH = DEConfig(rule="bp", delta=0.1, max_llr=20.0, max_iter=200)
+
+
+def sp_max_load(Z: int) -> float:
+    """Largest :func:`lifting_load` accepted for a lifting size ``Z``: 0.6 Z ln(Z / 2) (measured:
+    load 267 lifts at Z = 128 and fails at 64, 470 fails at 128)."""
+    return 0.6 * Z * float(np.log(Z / 2))
+
+
+def optimise_sp(nb: int, mb: int, Z: int, evals: int = 150, log=None,
+                start: dict[int, float] | None = None) -> tuple[dict[int, int], int, float]:
+    """BP hill climb for one version-3 base graph: full staircase, start from the ``bp32k`` shape
+    (65 % degree 3, 20 % degree 8, 15 % degree 20) with the heavy degree lowered until the profile
+    lifts at ``Z``; returns (info counts, n2, threshold p*)."""
+    if start is None:
+        dh = min(20, mb)
+        while True:
+            start = {3: 0.65, 8: 0.20, dh: 0.15}
+            if lifting_load(mb, mb - 1, profile_counts(nb - mb + 1, start)) <= sp_max_load(Z):
+                break
+            dh -= 1
+    return optimise_profile(nb, mb, seed=mb, evals=evals, cfg=SP_SEARCH, start=start, log=log,
+                            scan_n2=False, degrees=SP_DEGREES, max_load=sp_max_load(Z))
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Re-derive the profile table: ``python -m postproc.reconcile.density_evolution NB MB ...``
-    prints ``(nb, mb): (n2, {degree: columns}), p*, f*`` per base graph."""
+    """Re-derive the profile tables: ``python -m postproc.reconcile.density_evolution [--evals=N]
+    [--sp=Z] NB MB ...`` prints ``(nb, mb): (n2, {degree: columns}), p*, f*`` per base graph
+    (min-sum table; with ``--sp=Z`` the BP table for lifting size Z)."""
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
     evals = 150
-    if argv and argv[0].startswith("--evals="):
-        evals = int(argv.pop(0).split("=", 1)[1])
+    sp_z = 0
+    while argv and argv[0].startswith("--"):
+        key, _, val = argv.pop(0).partition("=")
+        if key == "--evals":
+            evals = int(val)
+        elif key == "--sp":
+            sp_z = int(val)
+        else:
+            raise SystemExit(f"density_evolution: unknown option {key}")
     args = [int(a) for a in argv]
     nb, mbs = args[0], args[1:]
     for mb in mbs:
-        info, n2, p = optimise_profile(nb, mb, seed=mb, evals=evals)
+        if sp_z:
+            info, n2, p = optimise_sp(nb, mb, sp_z, evals=evals)
+        else:
+            info, n2, p = optimise_profile(nb, mb, seed=mb, evals=evals)
         f = (mb / nb) / float(binary_entropy(p))
         print(f"    ({nb}, {mb}): ({n2}, {dict(sorted(info.items()))}),  # p* {p:.5f} f* {f:.4f}",
               flush=True)

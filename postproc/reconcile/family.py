@@ -12,7 +12,12 @@ n32k's (bench figures in the README / team notes), so the default is unchanged f
 ``de64k``: the version-2 base graphs lifted with Z = 256 (n = 65536). ``bp32k``: version 2 with
 the belief-propagation profile shape (``bp`` names), for a sum-product decoder: DE and the
 ``ldpc`` BpDecoder decode it far better than any min-sum code of the same rate, min-sum far
-worse. ``hw``:
+worse. ``sp64k`` / ``sp128k``: version 3 (``sp`` names, for the sum-product decoder): nb = 512
+block columns (twice the block rows at equal rate, so the BP-DE-optimised profiles of
+:data:`~postproc.reconcile.profiles.SP_PROFILES` with column degrees up to 36 can be lifted
+4-cycle-free), a denser set of rates (mb grows ~12 % per code, so the blind protocol shortens
+less), lifted with Z = 128 (n = 65536) and Z = 256 (n = 131072) from the same base graphs.
+``hw``:
 version 1, nb = 24, Z = 32 (n = 768), rates 1/2, 2/3, 3/4, 5/6, for the Verilog decoder tests;
 any other lifting is available through :func:`get_code`.
 
@@ -31,9 +36,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from postproc.errors import ConfigError
-from postproc.reconcile.construct import build_code, build_code_de, profile_for
+from postproc.reconcile.construct import build_code, build_code_de, build_code_sp, profile_for
 from postproc.reconcile.qc import QCCode, write_alist
 
+# version-3 rates: 1 - mb / 512, mb ~12 % apart (0.953 .. 0.375)
+SP_MB = (24, 27, 30, 34, 38, 43, 48, 54, 61, 69, 78, 88, 100, 113, 128, 145, 164, 186, 210, 238,
+         270, 320)
 FAMILIES: dict[str, dict] = {
     "n32k": {
         "nb": 256,
@@ -63,9 +71,23 @@ FAMILIES: dict[str, dict] = {
         "seed": 2026,
         "kind": "de",
     },
+    "sp64k": {
+        "nb": 512,
+        "Z": 128,
+        "mb": SP_MB,
+        "seed": 2026,
+        "kind": "sp",
+    },
+    "sp128k": {
+        "nb": 512,
+        "Z": 256,
+        "mb": SP_MB,
+        "seed": 2026,
+        "kind": "sp",
+    },
 }
 DEFAULT_FAMILY = "n32k"
-KINDS = ("qc", "de", "bp")
+KINDS = ("qc", "de", "bp", "sp")
 
 
 def cache_dir() -> Path:
@@ -102,7 +124,7 @@ def parse_name(name: str) -> tuple[int, int, int, int]:
 def _profile_matches(code: QCCode) -> bool:
     """A cached version-2 code still has the column degrees of the current profile table (a
     table revision changes the codes but not their names; such a stale entry is rebuilt)."""
-    if code.name[:2] not in ("de", "bp"):
+    if code.name[:2] not in ("de", "bp", "sp"):
         return True
     n2, info = profile_for(code.nb, code.mb, code.name[:2])
     want = Counter({2: n2, **info})
@@ -121,7 +143,7 @@ def get_code(name: str) -> QCCode:
                 return code
         except (ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
-    build = build_code if name.startswith("qc") else build_code_de
+    build = {"qc": build_code, "sp": build_code_sp}.get(name[:2], build_code_de)
     code = build(name, nb, mb, Z, seed)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
