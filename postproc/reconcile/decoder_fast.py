@@ -502,6 +502,58 @@ def _take_k(pos, key, hist, m, k, out) -> bool:
     return True
 
 
+@numba.njit(cache=True)
+def _count_le(u, t1) -> int:
+    """Lanes of ``u`` below ``t1`` (``u - t1`` negative; no saturation for -1 <= u, t1 <= 127)."""
+    tv = _vsplat(t1)
+    cnt = 0
+    for c in range(0, u.shape[0], LANE):
+        cnt += _vnegcount(_vsubs(_vload(u, c), tv))
+    return cnt
+
+
+@numba.njit(cache=True)
+def _pick_mixed_small(Lf, W, Z, rf, nonkey, k, u, out) -> bool:
+    """Rule "mixed" when fewer than ``k`` bits are decided as errors (low QBER: the failed rounds
+    decide few): all of them, then the smallest non-negative posteriors. With one byte per bit
+    (-1 decided error, p >= 0 the posterior, 127 not selectable) the threshold is a binary
+    search over vector counts instead of a 257-bucket histogram of every bit. Returns False
+    (nothing written) if the threshold would be 127, where 127 is ambiguous."""
+    zero = _vsplat(0)
+    m1 = _vsplat(-1)
+    top = _vsplat(PMAX)
+    nb = rf.shape[0] // Z
+    for b in range(nb):
+        for c in range(0, Z, LANE):
+            p = _vload(Lf, b * W + c)
+            _vstore(u, b * Z + c, _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)),
+                                          zero, _vsel_neg(p, m1, p), top))
+    if _count_le(u, PMAX) < k:  # u <= 126
+        return False
+    lo = 0
+    hi = PMAX - 1
+    while lo < hi:  # smallest T with count(u <= T) >= k
+        mid = (lo + hi) // 2
+        if _count_le(u, mid + 1) >= k:
+            hi = mid
+        else:
+            lo = mid + 1
+    ties = k - _count_le(u, lo)
+    tv = _vsplat(lo + 1)
+    j = 0
+    for c in range(0, u.shape[0], LANE):
+        if _vnegcount(_vsubs(_vload(u, c), tv)) == 0:
+            continue
+        for t in range(c, c + LANE):
+            x = u[t]
+            if x < lo or (x == lo and ties > 0):
+                if x == lo:
+                    ties -= 1
+                out[j] = t
+                j += 1
+    return True
+
+
 @numba.njit(cache=True, parallel=True)
 def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
     """``out[j]``: the ``k`` unrevealed key positions (``nonkey`` 0) of frame ``frames[j]`` with
@@ -516,6 +568,9 @@ def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
         Lf = Lx[f]
         rf = revealed[f]
         if mode != 1 and _pick_negatives(Lf, W, Z, rf.view(np.uint8), nonkey, mode, k, out[j]):
+            continue
+        if mode == 2 and _pick_mixed_small(Lf, W, Z, rf.view(np.uint8), nonkey, k,
+                                           np.empty(n, dtype=np.int8), out[j]):
             continue
         key = np.empty(n, dtype=np.int16)
         for b in range(n // Z):  # contiguous per block column: vectorised by LLVM
