@@ -13,6 +13,7 @@ from postproc.reconcile.decoder_fast import (
     error_state,
     error_state_bits,
     fast_state,
+    hard_bits,
     pin_bits,
     quantize_abs,
     reveal_pick,
@@ -94,6 +95,30 @@ def test_split_run_continues_exactly_and_subset_leaves_others_alone():
         assert (st.msgs[rest] != before[rest]).any()
     with pytest.raises(ValueError, match="frames"):
         decode_fast_warm(st, frames=np.array([24]))
+
+
+def test_hard_bits_of_the_state_are_the_returned_decisions_and_hard_false_keeps_the_state():
+    # hard=False decodes exactly the same (state, iterations, flags); hard_bits reads back the
+    # decisions decode_fast_warm returns, also for bits pinned to 1 (flip) and at any positions
+    code = family_codes("hw")[1]
+    _x, y, s = _frames(code, 0.06, 12, 5)
+    ql = quantize_llr(channel_llr(y, 0.06), 4.0)
+    a, b = fast_state(code, ql, s), fast_state(code, ql, s)
+    rows = np.repeat(np.arange(12), 3)
+    pos = np.tile([3, 70, code.n - 1], 12)
+    for st_ in (a, b):
+        pin_bits(st_, rows, pos, (y[rows, pos] ^ 1))
+    out, it, ok = decode_fast_warm(a, max_iter=6, stall=2)
+    none, it2, ok2 = decode_fast_warm(b, max_iter=6, stall=2, hard=False)
+    assert none.shape == (12, 0) and np.array_equal(it, it2) and np.array_equal(ok, ok2)
+    assert np.array_equal(a.post, b.post) and np.array_equal(a.msgs, b.msgs)
+    frames = np.array([7, 0, 11])
+    cols = np.array([code.n - 1, 3, 5, 70])
+    assert np.array_equal(hard_bits(b, frames, cols), out[frames][:, cols])
+    assert np.array_equal(hard_bits(b, np.arange(12), np.arange(code.n)), out)
+    assert (out[rows, pos] == y[rows, pos] ^ 1).all()
+    with pytest.raises(ValueError, match="positions"):
+        hard_bits(b, frames, np.array([code.n]))
 
 
 def test_pinned_bits_stay_pinned_even_against_the_channel_and_the_messages():

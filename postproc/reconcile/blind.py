@@ -58,6 +58,7 @@ from postproc.reconcile.decoder_fast import (
     FastState,
     decode_fast_warm,
     error_state_bits,
+    hard_bits,
     pin_bits,
     reveal_pick,
 )
@@ -128,6 +129,8 @@ class ReconcileConfig:
     # give up a round after this many iterations without progress: 2 instead of 3 saves 10-25 %
     # of the iterations for f +0.002-0.004 (200 frames, 0.5-11 %)
     fast_stall: int = 2
+    # from this decoding round on (None: never) a round gives up after fast_stall + 1
+    fast_late_round: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
@@ -282,7 +285,7 @@ class BobState:
     cfg: ReconcileConfig
     llr: np.ndarray | None  # float32 (frames x n), known bits at +-_KNOWN_LLR (None: "fast")
     synd: np.ndarray  # uint8 (frames x m)
-    decoded: np.ndarray  # uint8 (frames x n)
+    decoded: np.ndarray  # uint8 (frames x n); "fast": frames x 0 (decisions from its state)
     ok: np.ndarray  # bool (frames)
     revealed: np.ndarray  # bool (frames x n)
     noisy: np.ndarray  # uint8 (frames x N): Bob's key bits as received
@@ -370,9 +373,11 @@ def _decode(state: BobState, which: np.ndarray) -> None:
         if state.fast is None or not cfg.warm:
             _fast_start(state, np.asarray(which, dtype=np.int64))
         _, bits, off = fast_params(cfg, code)
+        late = cfg.fast_late_round is not None and state.round >= cfg.fast_late_round
         out, it, ok = decode_fast_warm(
             state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
-            norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall, frames=which)
+            norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall + late, frames=which,
+            hard=False)  # decisions only for the kept frames, at the end (bob_finish)
     elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
             state.post = state.llr.copy()
@@ -400,7 +405,8 @@ def _decode(state: BobState, which: np.ndarray) -> None:
             max_iter=cfg.max_iter, post_bits=cfg.post_bits, msg_bits=cfg.msg_bits,
         )
         out = e ^ y
-    state.decoded[which] = out
+    if cfg.decoder != "fast":
+        state.decoded[which] = out
     state.ok[which] = ok
     state.rounds_used[which] = state.round
     state.iterations += int(it.sum())
@@ -571,7 +577,8 @@ def bob_start(
              layout.short_pos.astype(np.int64), mag, llr, revealed)
     state = BobState(
         layout=layout, cfg=cfg, llr=llr, synd=synd,
-        decoded=np.zeros(revealed.shape, np.uint8), ok=np.zeros(msg.n_frames, bool),
+        decoded=np.zeros((msg.n_frames, 0) if cfg.decoder == "fast" else revealed.shape,
+                         np.uint8), ok=np.zeros(msg.n_frames, bool),
         revealed=revealed, noisy=y.copy(), pending=np.zeros(0, np.int32),
         pending_pos=np.zeros((0, 0), np.int32),
         rounds_used=np.zeros(msg.n_frames, np.int32), mag=float(mag),
@@ -671,8 +678,11 @@ def alice_finish(state: AliceState) -> ReconcileResult:
 
 def bob_finish(state: BobState) -> ReconcileResult:
     kept = np.nonzero(state.ok)[0]
-    key = np.empty((kept.size, state.layout.n_key), dtype=np.uint8)
-    _gather_key(state.decoded, kept, state.layout.key_pos.astype(np.int64), key)
+    if state.fast is not None:  # a kept frame's state is that of its converged round
+        key = hard_bits(state.fast, kept, state.layout.key_pos)
+    else:
+        key = np.empty((kept.size, state.layout.n_key), dtype=np.uint8)
+        _gather_key(state.decoded, kept, state.layout.key_pos.astype(np.int64), key)
     errors = np.count_nonzero(key != state.noisy[kept], axis=1).astype(np.int64)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
                            state.rounds_used.copy(), errors, state.iterations)

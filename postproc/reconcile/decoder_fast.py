@@ -328,7 +328,8 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                 for c in range(0, s, LANE):
                     _vstore(Lx, b + c, _vload(Lx, b + Z + c))
         if _meets_syndrome8(ptr, eoff, Z, Lx, sy):
-            _hard8(Lx, flip, Z, W, hard)
+            if hard.shape[0]:
+                _hard8(Lx, flip, Z, W, hard)
             return it + 1, True
         if stall <= 0:
             continue
@@ -338,9 +339,11 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
             best = bad
             best_it = it
         elif it - best_it >= stall:
-            _hard8(Lx, flip, Z, W, hard)
+            if hard.shape[0]:
+                _hard8(Lx, flip, Z, W, hard)
             return it + 1, False
-    _hard8(Lx, flip, Z, W, hard)
+    if hard.shape[0]:
+        _hard8(Lx, flip, Z, W, hard)
     return max_iter, False
 
 
@@ -849,12 +852,15 @@ def decode_fast_warm(
     stall: int = 0,
     trace: np.ndarray | None = None,
     frames: np.ndarray | None = None,
+    hard: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Continue decoding from ``state`` (in place, like ``decode_minsum_warm``: a later call picks
     up exactly where this one stopped). ``stall > 0`` gives up on a frame after ``stall``
     iterations without a new minimum of the progress measure (``trace``, frames x k int32,
     optional, records it). ``frames`` decodes only those frames. Returns (hard decisions uint8,
-    iterations of this call int32, converged bool) for the decoded frames, in that order."""
+    iterations of this call int32, converged bool) for the decoded frames, in that order;
+    ``hard=False`` returns no decisions (frames x 0: read them later with :func:`hard_bits`,
+    saving a fresh frames x n array per call)."""
     code = state.code
     _check_params(code, msg_bits)
     if msg_bits > 7 and state.n_pinned:
@@ -870,13 +876,37 @@ def decode_fast_warm(
     tr = np.zeros((G, 0), np.int32) if trace is None else trace
     if tr.shape[0] != G:
         raise ValueError(f"trace: {tr.shape[0]} rows for {G} frames")
-    out = np.zeros((G, code.n), dtype=np.uint8)
+    out = np.zeros((G, code.n if hard else 0), dtype=np.uint8)
     iters = np.zeros(G, dtype=np.int32)
     ok = np.zeros(G, dtype=np.bool_)
     _fast_batch(ptr, col, sh, code.Z, state.width, state.post, state.floor, state.msgs,
                 state.synd, state.flip, sel, int(max_iter), (1 << (msg_bits - 1)) - 1,
                 int(norm_num), int(norm_shift), int(offset), int(stall), out, iters, ok, tr)
     return out, iters, ok
+
+
+@numba.njit(cache=True, parallel=True)
+def _hard_bits(Lx, flip, W, Z, frames, pos, out) -> None:
+    for j in prange(frames.size):
+        f = frames[j]
+        for t in range(pos.size):
+            v = pos[t]
+            b = v // Z
+            out[j, t] = np.uint8(Lx[f, b * W + v - b * Z] < 0) ^ flip[f, v]
+
+
+def hard_bits(state: FastState, frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """uint8 (len(frames) x len(positions)) hard decisions of the kept state (what
+    :func:`decode_fast_warm` returns for those frames after its last call, at ``positions``)."""
+    fr = np.ascontiguousarray(frames, dtype=np.int64).reshape(-1)
+    pos = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1)
+    if fr.size and (fr.min() < 0 or fr.max() >= state.post.shape[0]):
+        raise ValueError("hard_bits: frames: index out of range")
+    if pos.size and (pos.min() < 0 or pos.max() >= state.code.n):
+        raise ValueError("hard_bits: positions: bit position out of range")
+    out = np.empty((fr.size, pos.size), dtype=np.uint8)
+    _hard_bits(state.post, state.flip, state.width, state.code.Z, fr, pos, out)
+    return out
 
 
 def decode_fast(
