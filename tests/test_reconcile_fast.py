@@ -13,12 +13,14 @@ from postproc.reconcile.decoder_fast import (
     error_state,
     error_state_bits,
     fast_state,
+    fast_syndrome,
     hard_bits,
     pin_bits,
     quantize_abs,
     reveal_pick,
 )
 from postproc.reconcile.family import family_codes, get_code
+from postproc.reconcile.qc import qc_syndrome
 
 
 @pytest.fixture(autouse=True)
@@ -244,3 +246,15 @@ def test_error_state_from_bits_is_error_state_of_the_llrs():
     b = error_state_bits(code, y, key, mag, 4.0, s, known)
     for name in ("post", "floor", "msgs", "synd", "flip"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@settings(max_examples=10, deadline=None)
+@given(fam=st.sampled_from(["hw", "n32k"]), which=st.integers(0, 20), F=st.integers(1, 4),
+       dens=st.sampled_from([0.01, 0.5, 1.0]), seed=st.integers(0, 2**31))
+def test_fast_syndrome_is_qc_syndrome(fam, which, F, dens, seed):
+    codes = family_codes(fam)
+    code = codes[which % len(codes)]
+    rng = np.random.default_rng(seed)
+    x = (rng.random((F, code.n)) < dens).astype(np.uint8)
+    assert np.array_equal(fast_syndrome(code, x), qc_syndrome(code.base, code.Z, x))
+    assert np.array_equal(fast_syndrome(code, x[0]), qc_syndrome(code.base, code.Z, x[0]))

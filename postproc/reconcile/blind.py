@@ -58,6 +58,7 @@ from postproc.reconcile.decoder_fast import (
     FastState,
     decode_fast_warm,
     error_state_bits,
+    fast_syndrome,
     hard_bits,
     pin_bits,
     reveal_pick,
@@ -325,7 +326,7 @@ def alice_start(
     frames = np.zeros((k.shape[0], code.n), dtype=np.uint8)
     _scatter_key(np.ascontiguousarray(k), layout.key_pos.astype(np.int64), frames)
     frames[:, layout.punct_pos] = rng.integers(0, 2, (k.shape[0], layout.n_punct), dtype=np.uint8)
-    synd = code.syndrome(frames)
+    synd = fast_syndrome(code, frames)  # == code.syndrome(frames) (tested), ~20x cheaper
     _ledger_syndrome(ledger, layout, k.shape[0])
     msg = SyndromeMsg(
         code=code.name,
@@ -337,8 +338,8 @@ def alice_start(
         qber_hint=float(qber_hint),
         syndromes=pack_bits(synd.reshape(-1)),
     )
-    revealed = np.zeros(frames.shape, dtype=bool)
-    revealed[:, layout.short_pos] = True
+    revealed = np.empty(frames.shape, dtype=bool)
+    _known_mask(layout.short_pos.astype(np.int64), revealed)
     return AliceState(layout, frames, revealed), msg
 
 
@@ -490,6 +491,32 @@ def _gather_key(src, rows, keyp, dst) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
+def _known_mask(shortp, revealed) -> None:
+    """Alice's known-bit mask: the shortened positions, in one pass per frame."""
+    for f in prange(revealed.shape[0]):
+        rf = revealed[f]
+        for v in range(rf.size):
+            rf[v] = False
+        for t in range(shortp.size):
+            rf[shortp[t]] = True
+
+
+@numba.njit(cache=True)
+def _take_reveals(revealed, bits, frames, pos, d, vals) -> bool:
+    """Mark the requested bits (``d`` positions per frame of ``frames``) known and read their
+    values; False, with ``revealed`` unchanged, if one is already known or asked twice."""
+    for t in range(pos.size):
+        f = frames[t // d]
+        if revealed[f, pos[t]]:
+            for u in range(t):  # undo: they were all unknown
+                revealed[frames[u // d], pos[u]] = False
+            return False
+        revealed[f, pos[t]] = True
+        vals[t] = bits[f, pos[t]]
+    return True
+
+
+@numba.njit(cache=True, parallel=True)
 def _bob_llr(y, keyp, shortp, mag, llr, revealed) -> None:
     """Bob's channel LLRs (``channel_llr`` at the key bits, known at the shortened ones, 0 at the
     punctured ones) and the known-bit mask, written once per frame."""
@@ -612,13 +639,11 @@ def alice_reveal(
         raise ProtocolError("BobReply.frames: frame index out of range")
     if pos.size and (pos.min() < 0 or pos.max() >= state.layout.code.n):
         raise ProtocolError("BobReply.positions: bit position out of range")
-    rows = np.repeat(frames, d)
-    dup = np.unique(rows * state.layout.code.n + pos).size != pos.size
-    if state.revealed[rows, pos].any() or dup:
+    vals = np.empty(pos.size, dtype=np.uint8)
+    if not _take_reveals(state.revealed, state.frames, frames, pos, d, vals):
         raise ProtocolError("BobReply.positions: a requested bit is already known or repeated")
-    state.revealed[rows, pos] = True
     ledger.add("revealed", int(pos.size))
-    return RevealMsg(reply.round, pack_bits(state.frames[rows, pos]))
+    return RevealMsg(reply.round, pack_bits(vals))
 
 
 def bob_continue(

@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 from postproc.reconcile.decoder import _as_batch, _layers_of
-from postproc.reconcile.qc import QCCode
+from postproc.reconcile.qc import QCCode, qc_syndrome
 
 PMAX = 127  # post_bits = 8, symmetric saturation
 LANE = 32  # bytes per AVX2 register: Z must be a multiple (n32k: 128, hw: 32)
@@ -907,6 +907,41 @@ def hard_bits(state: FastState, frames: np.ndarray, positions: np.ndarray) -> np
     out = np.empty((fr.size, pos.size), dtype=np.uint8)
     _hard_bits(state.post, state.flip, state.width, state.code.Z, fr, pos, out)
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _syndrome_batch(x, ptr, col, sh, Z, out) -> None:
+    W = 2 * Z
+    nb = x.shape[1] // Z
+    for f in prange(x.shape[0]):
+        xf = x[f]
+        of = out[f]
+        d = np.empty(nb * W, dtype=np.uint8)  # each block column twice: rotations are slices
+        for j in range(nb):
+            for c in range(0, Z, LANE):
+                v = _vload(xf, j * Z + c)
+                _vstore(d, j * W + c, v)
+                _vstore(d, j * W + Z + c, v)
+        for i in range(ptr.shape[0] - 1):
+            for c in range(0, Z, LANE):
+                acc = _vsplat(0)
+                for e in range(ptr[i], ptr[i + 1]):
+                    acc = _vxor(acc, _vload(d, _ld(col, e) * W + _ld(sh, e) + c))
+                _vstore(of, i * Z + c, acc)
+
+
+def fast_syndrome(code: QCCode, bits: np.ndarray) -> np.ndarray:
+    """``qc_syndrome(code.base, code.Z, bits)`` (uint8 0/1, frames x m or m), 32 check rows per
+    instruction (XOR of rotated slices of each block column stored twice): Alice's syndromes
+    cost ~20x less than with the scalar reference kernel. Bits must be 0/1."""
+    x = np.asarray(bits, dtype=np.uint8)
+    if code.Z % LANE:
+        return qc_syndrome(code.base, code.Z, x)
+    x2, single = _as_batch(x, code.n, "bits", np.uint8)
+    ptr, col, sh = _layers_of(code.base)
+    out = np.empty((x2.shape[0], code.m), dtype=np.uint8)
+    _syndrome_batch(x2, ptr, col, sh, code.Z, out)
+    return out[0] if single else out
 
 
 def decode_fast(
