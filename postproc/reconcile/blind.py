@@ -491,6 +491,19 @@ def _gather_key(src, rows, keyp, dst) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
+def _count_errors(key, noisy, kept, out) -> None:
+    """``out[j]``: bits where ``key[j]`` differs from ``noisy[kept[j]]`` (no frames x N
+    temporaries: fresh pages cost more here than the count)."""
+    for j in prange(kept.size):
+        kj = key[j]
+        nj = noisy[kept[j]]
+        c = 0
+        for t in range(kj.size):
+            c += kj[t] != nj[t]
+        out[j] = c
+
+
+@numba.njit(cache=True, parallel=True)
 def _known_mask(shortp, revealed) -> None:
     """Alice's known-bit mask: the shortened positions, in one pass per frame."""
     for f in prange(revealed.shape[0]):
@@ -708,7 +721,8 @@ def bob_finish(state: BobState) -> ReconcileResult:
     else:
         key = np.empty((kept.size, state.layout.n_key), dtype=np.uint8)
         _gather_key(state.decoded, kept, state.layout.key_pos.astype(np.int64), key)
-    errors = np.count_nonzero(key != state.noisy[kept], axis=1).astype(np.int64)
+    errors = np.empty(kept.size, dtype=np.int64)
+    _count_errors(key, state.noisy, kept, errors)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
                            state.rounds_used.copy(), errors, state.iterations)
 

@@ -889,10 +889,11 @@ def decode_fast_warm(
 def _hard_bits(Lx, flip, W, Z, frames, pos, out) -> None:
     for j in prange(frames.size):
         f = frames[j]
+        h = np.empty(flip.shape[1], dtype=np.uint8)
+        _hard8(Lx[f], flip[f], Z, W, h)  # the whole frame by vectors, then a plain gather
+        o = out[j]
         for t in range(pos.size):
-            v = pos[t]
-            b = v // Z
-            out[j, t] = np.uint8(Lx[f, b * W + v - b * Z] < 0) ^ flip[f, v]
+            o[t] = h[pos[t]]
 
 
 def hard_bits(state: FastState, frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
