@@ -233,3 +233,22 @@ def test_reveal_pick_is_the_k_smallest_scores(seed, k, mode):
         want = np.sort(keyp[np.argsort(score, kind="stable")[:k]])
         assert np.array_equal(out[j], want)
         assert not revealed[f, out[j]].any()
+
+
+def test_fast_late_round_raises_the_stall_from_that_round_on():
+    # late round 1 == stall + 1 in every round (same keys, ledgers, rounds, iterations); the
+    # default (late rounds only) differs from stall + 1 everywhere on frames that need rounds
+    lay = choose_layout(0.05, HW)
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2, (30, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+
+    def run(**kw):
+        cfg = replace(HW, decoder="fast", **kw)
+        ra, rb, la, lb, n = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
+        assert np.array_equal(ra.key, rb.key) and la.as_dict() == lb.as_dict()
+        return rb.iterations, rb.rounds.tolist(), la.as_dict(), n, ra.key.tobytes()
+
+    every = run(fast_stall=3, fast_late_round=None)
+    assert run(fast_stall=2, fast_late_round=1) == every
+    assert run(fast_stall=2, fast_late_round=None) != every
