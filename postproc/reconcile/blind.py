@@ -356,8 +356,11 @@ def _fast_start(state: BobState, which: np.ndarray) -> None:
     float LLRs."""
     cfg, lay = state.cfg, state.layout
     scale = fast_params(cfg, lay.code)[0]
-    sub = error_state_bits(lay.code, state.noisy[which], lay.key_pos, state.mag, scale,
-                           state.synd[which], state.revealed[which])
+    if np.array_equal(which, np.arange(state.ok.size)):  # all frames: no fancy-index copies
+        noisy, synd, known = state.noisy, state.synd, state.revealed
+    else:
+        noisy, synd, known = state.noisy[which], state.synd[which], state.revealed[which]
+    sub = error_state_bits(lay.code, noisy, lay.key_pos, state.mag, scale, synd, known)
     if state.fast is None:
         if which.size != state.ok.size:
             raise ProtocolError("fast decoder: the first round must decode every frame")
