@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postproc.bits import unpack_bits
 from postproc.errors import ProtocolError
 from postproc.ledger import LeakageLedger
 from postproc.reconcile.blind import (
@@ -102,9 +103,23 @@ def test_messages_are_frozen_and_alice_rejects_bad_requests():
     _st_b, reply = bob_start(msg, b, lb, HW)
     assert not reply.final and reply.frames.size == 3
     bad = type(reply)(reply.round, False, reply.ok, reply.frames, reply.positions.copy())
-    bad.positions[0] = lay.short_pos[0]  # a known bit
-    with pytest.raises(ProtocolError):
+    known0 = st_a.revealed.copy()
+    d = lay.reveal_after(1)
+    bad.positions[2 * d - 1] = lay.short_pos[0]  # a known bit (second frame's last request)
+    with pytest.raises(ProtocolError, match="already known or repeated"):
         alice_reveal(st_a, bad, la)
+    bad = type(reply)(reply.round, False, reply.ok, reply.frames, reply.positions.copy())
+    bad.positions[d + 1] = bad.positions[d]  # the same bit twice
+    st_a.round = 0  # alice_reveal takes the round number before it checks the positions
+    with pytest.raises(ProtocolError, match="already known or repeated"):
+        alice_reveal(st_a, bad, la)
+    st_a.round = 0
+    assert np.array_equal(st_a.revealed, known0) and la.total == lb.total  # nothing taken
+    rev = alice_reveal(st_a, reply, la)
+    rows = np.repeat(reply.frames, d)
+    assert np.array_equal(unpack_bits(rev.values, rows.size), st_a.frames[rows, reply.positions])
+    assert st_a.revealed[rows, reply.positions].all()
+    assert st_a.revealed.sum() == known0.sum() + rows.size
 
 
 def test_round_trip_with_fixed_point_decoder():
@@ -218,3 +233,22 @@ def test_reveal_pick_is_the_k_smallest_scores(seed, k, mode):
         want = np.sort(keyp[np.argsort(score, kind="stable")[:k]])
         assert np.array_equal(out[j], want)
         assert not revealed[f, out[j]].any()
+
+
+def test_fast_late_round_raises_the_stall_from_that_round_on():
+    # late round 1 == stall + 1 in every round (same keys, ledgers, rounds, iterations); the
+    # default (late rounds only) differs from stall + 1 everywhere on frames that need rounds
+    lay = choose_layout(0.05, HW)
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2, (30, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+
+    def run(**kw):
+        cfg = replace(HW, decoder="fast", **kw)
+        ra, rb, la, lb, n = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
+        assert np.array_equal(ra.key, rb.key) and la.as_dict() == lb.as_dict()
+        return rb.iterations, rb.rounds.tolist(), la.as_dict(), n, ra.key.tobytes()
+
+    every = run(fast_stall=3, fast_late_round=None)
+    assert run(fast_stall=2, fast_late_round=1) == every
+    assert run(fast_stall=2, fast_late_round=None) != every

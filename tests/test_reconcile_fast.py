@@ -13,11 +13,14 @@ from postproc.reconcile.decoder_fast import (
     error_state,
     error_state_bits,
     fast_state,
+    fast_syndrome,
+    hard_bits,
     pin_bits,
     quantize_abs,
     reveal_pick,
 )
 from postproc.reconcile.family import family_codes, get_code
+from postproc.reconcile.qc import qc_syndrome
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +99,30 @@ def test_split_run_continues_exactly_and_subset_leaves_others_alone():
         decode_fast_warm(st, frames=np.array([24]))
 
 
+def test_hard_bits_of_the_state_are_the_returned_decisions_and_hard_false_keeps_the_state():
+    # hard=False decodes exactly the same (state, iterations, flags); hard_bits reads back the
+    # decisions decode_fast_warm returns, also for bits pinned to 1 (flip) and at any positions
+    code = family_codes("hw")[1]
+    _x, y, s = _frames(code, 0.06, 12, 5)
+    ql = quantize_llr(channel_llr(y, 0.06), 4.0)
+    a, b = fast_state(code, ql, s), fast_state(code, ql, s)
+    rows = np.repeat(np.arange(12), 3)
+    pos = np.tile([3, 70, code.n - 1], 12)
+    for st_ in (a, b):
+        pin_bits(st_, rows, pos, (y[rows, pos] ^ 1))
+    out, it, ok = decode_fast_warm(a, max_iter=6, stall=2)
+    none, it2, ok2 = decode_fast_warm(b, max_iter=6, stall=2, hard=False)
+    assert none.shape == (12, 0) and np.array_equal(it, it2) and np.array_equal(ok, ok2)
+    assert np.array_equal(a.post, b.post) and np.array_equal(a.msgs, b.msgs)
+    frames = np.array([7, 0, 11])
+    cols = np.array([code.n - 1, 3, 5, 70])
+    assert np.array_equal(hard_bits(b, frames, cols), out[frames][:, cols])
+    assert np.array_equal(hard_bits(b, np.arange(12), np.arange(code.n)), out)
+    assert (out[rows, pos] == y[rows, pos] ^ 1).all()
+    with pytest.raises(ValueError, match="positions"):
+        hard_bits(b, frames, np.array([code.n]))
+
+
 def test_pinned_bits_stay_pinned_even_against_the_channel_and_the_messages():
     # pin bits to values that contradict the channel (and the codeword): saturating arithmetic
     # would drag a +-127 channel value across zero; a pinned bit never moves
@@ -145,10 +172,10 @@ def test_bad_arguments_are_named():
         fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((3, code.m), np.uint8))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 300), mode=st.sampled_from([0, 1, 2]),
-       neg=st.sampled_from([0.02, 0.5]))
-def test_reveal_pick_on_the_int8_state_is_the_float_rule(seed, k, mode, neg):
+       neg=st.sampled_from([0.02, 0.5]), sat=st.sampled_from([0.0, 0.8, 0.995]))
+def test_reveal_pick_on_the_int8_state_is_the_float_rule(seed, k, mode, neg, sat):
     # the 256-bucket selection on the kept int8 posteriors == blind._reveal_pick (sampled
     # threshold + partition, property-tested against a stable sort) on the same values
     from postproc.reconcile.blind import _reveal_pick
@@ -159,6 +186,8 @@ def test_reveal_pick_on_the_int8_state_is_the_float_rule(seed, k, mode, neg):
     llr = rng.integers(0, 128, (F, n)).astype(np.int32)
     llr[rng.random((F, n)) < neg] *= -1  # few or many decided errors (both paths of the pick)
     llr[:, rng.random(n) < 0.5] //= 16  # many ties
+    # saturated posteriors (low QBER): the threshold of "mixed" lands at 127 or below it
+    llr[rng.random((F, n)) < sat] = 127
     st_ = fast_state(code, llr, np.zeros((F, code.m), np.uint8))
     post = st_.posteriors()
     assert np.array_equal(post, llr.astype(np.int8))
@@ -217,3 +246,15 @@ def test_error_state_from_bits_is_error_state_of_the_llrs():
     b = error_state_bits(code, y, key, mag, 4.0, s, known)
     for name in ("post", "floor", "msgs", "synd", "flip"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@settings(max_examples=10, deadline=None)
+@given(fam=st.sampled_from(["hw", "n32k"]), which=st.integers(0, 20), F=st.integers(1, 4),
+       dens=st.sampled_from([0.01, 0.5, 1.0]), seed=st.integers(0, 2**31))
+def test_fast_syndrome_is_qc_syndrome(fam, which, F, dens, seed):
+    codes = family_codes(fam)
+    code = codes[which % len(codes)]
+    rng = np.random.default_rng(seed)
+    x = (rng.random((F, code.n)) < dens).astype(np.uint8)
+    assert np.array_equal(fast_syndrome(code, x), qc_syndrome(code.base, code.Z, x))
+    assert np.array_equal(fast_syndrome(code, x[0]), qc_syndrome(code.base, code.Z, x[0]))
