@@ -110,11 +110,10 @@ def test_messages_are_frozen_and_alice_rejects_bad_requests():
         alice_reveal(st_a, bad, la)
     bad = type(reply)(reply.round, False, reply.ok, reply.frames, reply.positions.copy())
     bad.positions[d + 1] = bad.positions[d]  # the same bit twice
-    st_a.round = 0  # alice_reveal takes the round number before it checks the positions
     with pytest.raises(ProtocolError, match="already known or repeated"):
         alice_reveal(st_a, bad, la)
-    st_a.round = 0
-    assert np.array_equal(st_a.revealed, known0) and la.total == lb.total  # nothing taken
+    # nothing taken, and Alice's round unchanged: the good reply is still answered
+    assert np.array_equal(st_a.revealed, known0) and la.total == lb.total and st_a.round == 0
     rev = alice_reveal(st_a, reply, la)
     rows = np.repeat(reply.frames, d)
     assert np.array_equal(unpack_bits(rev.values, rows.size), st_a.frames[rows, reply.positions])

@@ -642,13 +642,13 @@ def alice_reveal(
     """Alice answers a reveal request (None once Bob's reply is final)."""
     if reply.round != state.round + 1:
         raise ProtocolError(f"BobReply.round: got {reply.round}, expected {state.round + 1}")
-    state.round = reply.round
-    state.ok = np.asarray(reply.ok, dtype=bool)
-    if state.ok.shape != (state.frames.shape[0],):
-        raise ProtocolError(f"BobReply.ok: {state.ok.shape[0]} flags for "
+    # validate everything before touching the state: a rejected reply leaves Alice as she was
+    ok = np.asarray(reply.ok, dtype=bool)
+    if ok.shape != (state.frames.shape[0],):
+        raise ProtocolError(f"BobReply.ok: {ok.shape[0]} flags for "
                             f"{state.frames.shape[0]} frames")
     if reply.final:
-        state.done = True
+        state.round, state.ok, state.done = reply.round, ok, True
         return None
     d = state.layout.reveal_after(reply.round)
     frames = np.asarray(reply.frames, dtype=np.int64)
@@ -662,6 +662,7 @@ def alice_reveal(
     vals = np.empty(pos.size, dtype=np.uint8)
     if not _take_reveals(state.revealed, state.frames, frames, pos, d, vals):
         raise ProtocolError("BobReply.positions: a requested bit is already known or repeated")
+    state.round, state.ok = reply.round, ok
     ledger.add("revealed", int(pos.size))
     return RevealMsg(reply.round, pack_bits(vals))
 
