@@ -487,13 +487,19 @@ def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
 
 
 @numba.njit(cache=True)
-def _take_k(pos, key, hist, m, k, out) -> bool:
+def _threshold(hist, k):
+    """Smallest key ``thr`` whose count reaches ``k`` and how many keys equal to it to take."""
     thr = 0
     below = 0
     while below + hist[thr] < k:
         below += hist[thr]
         thr += 1
-    ties = k - below
+    return thr, k - below
+
+
+@numba.njit(cache=True)
+def _take_k(pos, key, hist, m, k, out) -> bool:
+    thr, ties = _threshold(hist, k)
     c = 0
     for i in range(m):
         x = key[i]
@@ -597,12 +603,7 @@ def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
         for v in range(n):
             h4[v & 3, key[v]] += 1
         hist = h4[0] + h4[1] + h4[2] + h4[3]
-        thr = 0
-        below = 0
-        while below + hist[thr] < k:
-            below += hist[thr]
-            thr += 1
-        ties = k - below
+        thr, ties = _threshold(hist, k)
         c = 0
         for v in range(n):
             x = key[v]
