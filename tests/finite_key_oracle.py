@@ -69,7 +69,9 @@ def gamma_lim(a: float, b: float, c: float, d: float) -> float:
         return 0.0
     if b >= 1.0:
         return math.inf
-    log2_arg = math.log2((c + d) / (c * d * (1.0 - b) * b)) + 2.0 * math.log2(21.0 / a)
+    # as a sum of logs: the quotient overflows for a subnormal b
+    log2_arg = (math.log2(c + d) - math.log2(c) - math.log2(d) - math.log2(1.0 - b)
+                - math.log2(b) + 2.0 * math.log2(21.0 / a))
     if log2_arg <= 0.0:
         return 0.0
     return math.sqrt((c + d) * (1.0 - b) * b / (c * d * math.log(2.0)) * log2_arg)

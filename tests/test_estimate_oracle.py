@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from postproc.estimate import finite_key
@@ -146,6 +146,10 @@ def test_matches_oracle_on_channel_counts(case):
 
 @_SETTINGS
 @given(arbitrary_counts())
+# a subnormal error count: gamma's log argument used to overflow to inf and give NaN
+@example(dict(protocol="rusca2018", mu=[1.0, 0.5], p_mu=[0.5, 0.5], n_Z=[0.0, 15614.0],
+              m_Z=[0.0, 0.0], n_X=[1.0, 43853833.0], m_X=[2.225073858507e-311, 0.0],
+              eps_sec=0.1, eps_cor=0.1, lam=0.0))
 def test_matches_oracle_on_arbitrary_counts(case):
     _run(case)
 

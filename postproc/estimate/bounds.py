@@ -105,8 +105,10 @@ def gamma_term(a: float, b: float, c: float, d: float) -> float:
     if b >= 1.0 or c <= 0.0 or d <= 0.0:
         return math.inf
     pref = (c + d) * (1.0 - b) * b / (c * d * math.log(2.0))
-    # log2 of (c+d)/(c d (1-b) b) * 21^2/a^2 as a sum: a^2 underflows for eps_sec < ~1e-154.
-    log_arg = math.log2((c + d) / (c * d * (1.0 - b) * b)) + 2.0 * math.log2(21.0 / a)
+    # log2 of (c+d)/(c d (1-b) b) * 21^2/a^2 as a sum of logs: a^2 underflows for eps_sec <
+    # ~1e-154, and the quotient overflows to inf for a subnormal b (then pref * inf = NaN).
+    log_arg = (math.log2(c + d) - math.log2(c) - math.log2(d) - math.log2(1.0 - b)
+               - math.log2(b) + 2.0 * math.log2(21.0 / a))
     return math.sqrt(pref * max(log_arg, 0.0))
 
 
