@@ -27,8 +27,11 @@ def test_bench_reconcile_small_family():
     for r in rows:
         for key in ("qber", "f", "fer", "rounds", "mbps_per_core", "ldpc_mbps", "ldpc_fer",
                     "cascade_f", "cascade_round_trips", "mbps_per_core_blind",
-                    "mbps_machine_blind", "iters_blind", "speedup_per_iter"):
+                    "mbps_machine_blind", "iters_blind", "speedup_per_iter",
+                    "mbps_per_core_decoder"):
             assert key in r
+        # Bob's decoder time is part of the exchange's CPU time
+        assert r["mbps_per_core_decoder"] >= r["mbps_per_core_blind"] > 0
         # the whole exchange includes round one: at least as many iterations
         assert r["iters_blind"] >= r["iters1"] and r["ldpc_iters"] >= 1
         assert r["f"] > 1.0 and 0.0 <= r["fer"] <= 1.0 and r["rounds"] >= 1.0

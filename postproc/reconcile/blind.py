@@ -36,6 +36,7 @@ decodes the error pattern itself (its integer ties would otherwise depend on the
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numba
@@ -305,6 +306,7 @@ class BobState:
     # and the channel LLR magnitude of the key bits
     fast: FastState | None = None
     mag: float = 0.0
+    decode_cpu: float = 0.0  # CPU seconds (all threads) inside the decoder, state build included
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -418,6 +420,12 @@ def _decode(state: BobState, which: np.ndarray) -> None:
     state.ok[which] = ok
     state.rounds_used[which] = state.round
     state.iterations += int(it.sum())
+
+
+def _timed_decode(state: BobState, which: np.ndarray) -> None:
+    t0 = time.process_time()
+    _decode(state, which)
+    state.decode_cpu += time.process_time() - t0
 
 
 @numba.njit(cache=True, parallel=True)
@@ -632,7 +640,7 @@ def bob_start(
     )
     if cfg.decoder == "fast":
         state.llr = None
-    _decode(state, np.arange(msg.n_frames))
+    _timed_decode(state, np.arange(msg.n_frames))
     return state, _reply(state)
 
 
@@ -688,7 +696,7 @@ def bob_continue(
     if state.fast is not None:  # pinned for good
         pin_bits(state.fast, rows, pos, vals)
     state.round += 1
-    _decode(state, state.pending.astype(np.int64))
+    _timed_decode(state, state.pending.astype(np.int64))
     return _reply(state)
 
 
@@ -703,6 +711,7 @@ class ReconcileResult:
     rounds: np.ndarray  # int32 decoding rounds per frame (Bob's side; empty for Alice)
     errors: np.ndarray  # int64 errors Bob corrected per kept frame (Bob's side; empty for Alice)
     iterations: int = 0  # decoder iterations over all frames and rounds (Bob's side)
+    decode_cpu: float = 0.0  # CPU seconds in the decoder over all rounds (Bob's side)
 
     @property
     def observed_qber(self) -> float:
@@ -732,7 +741,7 @@ def bob_finish(state: BobState) -> ReconcileResult:
     errors = np.empty(kept.size, dtype=np.int64)
     _count_errors(key, state.noisy, kept, errors)
     return ReconcileResult(key, kept, state.ok.size, int((~state.ok).sum()),
-                           state.rounds_used.copy(), errors, state.iterations)
+                           state.rounds_used.copy(), errors, state.iterations, state.decode_cpu)
 
 
 def reconcile_local(
