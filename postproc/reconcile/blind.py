@@ -136,6 +136,10 @@ class ReconcileConfig:
     # none (f 1.3588 / 1.3565, 39.8 / 39.3); fast_stall 3 in every round also lost none but cost
     # 31 % more iterations (50.8); at 1 %: f 1.3075 vs 1.3078, 37.1 vs 37.0 iterations.
     fast_late_round: int | None = 8
+    # per-round limits of the 8-bit decoder: entry r - 1 applies to decoding round r (rounds past
+    # the end: fast_stall / fast_late_round and max_iter). Stall 0 = no stall stop.
+    fast_stall_rounds: tuple[int, ...] = ()
+    fast_iter_rounds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
@@ -147,6 +151,9 @@ class ReconcileConfig:
                 f"decoder must be 'float', 'fixed', 'bp' or 'fast', got {self.decoder!r}")
         if self.fast_msg_bits is not None and not 2 <= self.fast_msg_bits <= 7:
             raise ConfigError(f"fast_msg_bits must lie in 2..7, got {self.fast_msg_bits}")
+        if any(x < 0 for x in self.fast_stall_rounds) or any(
+                x < 1 for x in self.fast_iter_rounds):
+            raise ConfigError("fast_stall_rounds must be >= 0 and fast_iter_rounds >= 1")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
             raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
 
@@ -158,6 +165,17 @@ def fast_params(cfg: ReconcileConfig, code: QCCode) -> tuple[float, int, int]:
     bits = cfg.fast_msg_bits if cfg.fast_msg_bits is not None else 6
     off = cfg.fast_offset if cfg.fast_offset is not None else (1 if code.rate >= 0.75 else 0)
     return float(scale), int(bits), int(off)
+
+
+def fast_round_limits(cfg: ReconcileConfig, rnd: int) -> tuple[int, int]:
+    """(stall, max_iter) of the 8-bit decoder in decoding round ``rnd`` (1-based)."""
+    if rnd <= len(cfg.fast_stall_rounds):
+        stall = cfg.fast_stall_rounds[rnd - 1]
+    else:
+        late = cfg.fast_late_round is not None and rnd >= cfg.fast_late_round
+        stall = cfg.fast_stall + late
+    its = cfg.fast_iter_rounds
+    return int(stall), int(its[rnd - 1] if rnd <= len(its) else cfg.max_iter)
 
 
 @dataclass(frozen=True)
@@ -381,10 +399,10 @@ def _decode(state: BobState, which: np.ndarray) -> None:
         if state.fast is None or not cfg.warm:
             _fast_start(state, np.asarray(which, dtype=np.int64))
         _, bits, off = fast_params(cfg, code)
-        late = cfg.fast_late_round is not None and state.round >= cfg.fast_late_round
+        stall, max_iter = fast_round_limits(cfg, state.round)
         out, it, ok = decode_fast_warm(
-            state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
-            norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall + late, frames=which,
+            state.fast, max_iter=max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
+            norm_shift=cfg.fast_norm[1], offset=off, stall=stall, frames=which,
             hard=False)  # decisions only for the kept frames, at the end (bob_finish)
     elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
