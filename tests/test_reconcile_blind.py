@@ -381,3 +381,38 @@ def test_fast_norm_low_applies_below_the_rate_only():
 
     assert run(fast_norm_low=(7, 3)) == run(fast_norm_low=None)  # the same normalisation
     assert run() != run(fast_norm_low=None)
+
+
+def test_fast_hopeless_requests_depend_on_the_error_pattern_only(monkeypatch):
+    # the cap decisions read odd-check counts of the error-pattern decoding: two keys with one
+    # error pattern give identical replies, with capped later rounds actually happening
+    from postproc.reconcile import blind
+
+    maxits = []
+    orig = blind.decode_fast_warm
+
+    def spy(state, **kw):
+        maxits.append(kw["max_iter"])
+        return orig(state, **kw)
+
+    monkeypatch.setattr(blind, "decode_fast_warm", spy)
+    cfg = replace(HW, decoder="fast", fast_hopeless=0.6, fast_hopeless_iter=3)
+    lay = choose_layout(0.05, cfg)
+    e = (np.random.default_rng(29).random((24, lay.n_key)) < 0.05).astype(np.uint8)
+    replies = []
+    for seed in (1, 2):
+        maxits.clear()
+        a = np.random.default_rng(seed).integers(0, 2, (24, lay.n_key), dtype=np.uint8)
+        la, lb = LeakageLedger(), LeakageLedger()
+        st_a, msg = alice_start(a, 0.05, np.random.default_rng(seed), la, cfg)
+        st_b, reply = bob_start(msg, a ^ e, lb, cfg)
+        seq = [reply]
+        while (rev := alice_reveal(st_a, reply, la)) is not None:
+            reply = bob_continue(st_b, rev, lb)
+            seq.append(reply)
+        replies.append(seq)
+        assert maxits.count(3) >= 2  # round one and at least one later capped round
+    assert len(replies[0]) == len(replies[1]) > 2
+    for r1, r2 in zip(*replies, strict=True):
+        assert np.array_equal(r1.ok, r2.ok) and np.array_equal(r1.frames, r2.frames)
+        assert np.array_equal(r1.positions, r2.positions)
