@@ -42,6 +42,7 @@ from postproc.infotheory import binary_entropy
 from postproc.reconcile.blind import (
     ReconcileConfig,
     choose_layout,
+    fast_norm_of,
     fast_params,
     make_layout,
     reconcile_local,
@@ -104,9 +105,9 @@ def _decode(cfg: ReconcileConfig, code, llr, synd):
     if cfg.decoder == "fast":  # as the protocol does it: the error pattern, known bits pinned
         scale, bits, off = fast_params(cfg, code)
         st = error_state(code, llr, scale, synd, np.abs(llr) >= 40.0)
-        return decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits,
-                                norm_num=cfg.fast_norm[0], norm_shift=cfg.fast_norm[1],
-                                offset=off, stall=cfg.fast_stall)
+        nn, ns = fast_norm_of(cfg, code)
+        return decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits, norm_num=nn,
+                                norm_shift=ns, offset=off, stall=cfg.fast_stall)
     if cfg.decoder == "bp":
         return decode_bp(code, llr, synd, max_iter=cfg.max_iter, stall=cfg.stall)[:3]
     if cfg.decoder == "float":
@@ -210,11 +211,10 @@ def run(args: argparse.Namespace) -> dict:
             # the kernel alone (state built outside the timing; the round-one figure includes it)
             scale, bits, off = fast_params(cfg, code)
             st = error_state(code, llr, scale, synd, np.abs(llr) >= 40.0)
+            nn, ns = fast_norm_of(cfg, code)
             t0 = time.process_time()
-            _, it_k, _ = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits,
-                                          norm_num=cfg.fast_norm[0],
-                                          norm_shift=cfg.fast_norm[1], offset=off,
-                                          stall=cfg.fast_stall)
+            _, it_k, _ = decode_fast_warm(st, max_iter=cfg.max_iter, msg_bits=bits, norm_num=nn,
+                                          norm_shift=ns, offset=off, stall=cfg.fast_stall)
             base["ns_edge_decode"] = (time.process_time() - t0) / max(int(it_k.sum()), 1) / (
                 int((code.base >= 0).sum()) * code.Z) * 1e9
             cfg_f = replace(cfg, decoder="float")

@@ -243,7 +243,7 @@ def test_fast_late_round_raises_the_stall_from_that_round_on():
     b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
 
     def run(**kw):
-        cfg = replace(HW, decoder="fast", **kw)
+        cfg = replace(HW, decoder="fast", fast_stall_rounds=(), **kw)
         ra, rb, la, lb, n = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
         assert np.array_equal(ra.key, rb.key) and la.as_dict() == lb.as_dict()
         return rb.iterations, rb.rounds.tolist(), la.as_dict(), n, ra.key.tobytes()
@@ -251,3 +251,168 @@ def test_fast_late_round_raises_the_stall_from_that_round_on():
     every = run(fast_stall=3, fast_late_round=None)
     assert run(fast_stall=2, fast_late_round=1) == every
     assert run(fast_stall=2, fast_late_round=None) != every
+
+
+def test_fast_round_schedules_set_stall_and_iterations_per_round():
+    from postproc.errors import ConfigError
+    from postproc.reconcile.blind import fast_round_limits
+
+    lay = choose_layout(0.05, HW)
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 2, (30, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+
+    def run(**kw):
+        cfg = replace(HW, decoder="fast", **kw)
+        ra, rb, la, lb, n = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
+        assert la.as_dict() == lb.as_dict()
+        assert ra.n_failed == rb.n_failed and np.array_equal(ra.key, rb.key)
+        return rb.iterations, rb.rounds.tolist(), la.as_dict(), n, ra.key.tobytes()
+
+    base = run(fast_stall=2, fast_late_round=3, fast_stall_rounds=())
+    assert base[1].count(1) < 30  # some frames need reveal rounds: the schedule matters
+    # a schedule equal to what the constant stall gives reproduces it exactly
+    assert run(fast_stall=2, fast_late_round=3, fast_stall_rounds=(2, 2)) == base
+    # a different stall in round 1 only, or an iteration cap, changes the exchange
+    assert run(fast_stall=2, fast_late_round=3, fast_stall_rounds=(1,)) != base
+    assert run(fast_stall=2, fast_late_round=3, fast_stall_rounds=(), fast_iter_rounds=(2,)) != base
+    cfg = replace(HW, decoder="fast", fast_stall=2, fast_late_round=3,
+                  fast_stall_rounds=(1, 0), fast_iter_rounds=(2, 7))
+    assert [fast_round_limits(cfg, r) for r in (1, 2, 3, 4)] == [
+        (1, 2), (0, 7), (3, HW.max_iter), (3, HW.max_iter)]
+    with pytest.raises(ConfigError):
+        ReconcileConfig(fast_iter_rounds=(0,))
+    with pytest.raises(ConfigError):
+        ReconcileConfig(fast_stall_rounds=(-1,))
+
+
+def test_fast_hopeless_frames_get_capped_rounds(monkeypatch):
+    # round one of a high-rate code, and later rounds of frames whose smallest odd-check count
+    # stayed >= fast_hopeless x their first one, run at most fast_hopeless_iter iterations;
+    # the other frames the full max_iter. Checked against the decoder's own traces.
+    from postproc.reconcile import blind
+
+    calls = []
+    orig = blind.decode_fast_warm
+
+    def spy(state, **kw):
+        out, it, ok = orig(state, **kw)
+        calls.append((np.asarray(kw["frames"]).copy(), kw["max_iter"], it.copy(),
+                       kw["trace"].copy()))
+        return out, it, ok
+
+    monkeypatch.setattr(blind, "decode_fast_warm", spy)
+    cfg = replace(HW, decoder="fast", fast_hopeless=0.6, fast_hopeless_iter=3)
+    lay = choose_layout(0.05, cfg)
+    assert lay.code.rate >= cfg.fast_hopeless_rate
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 2, (40, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
+    assert ra.n_failed == rb.n_failed and np.array_equal(ra.key, rb.key)
+    assert la.as_dict() == lb.as_dict()
+    fr0, mi0, it0, tr0 = calls[0]
+    assert mi0 == 3 and fr0.size == 40 and (it0 <= 3).all()  # round one: every frame capped
+    bad0 = dict(zip(fr0.tolist(), tr0[:, 0].tolist(), strict=True))
+    top = np.iinfo(np.int32).max
+    last = {f: t[: i].min() for f, i, t in zip(fr0.tolist(), it0, tr0, strict=True)}
+    seen_capped = seen_full = False
+    k = 1
+    while k < len(calls):  # one round = one or two calls (capped, then full)
+        rnd = [calls[k]]
+        if k + 1 < len(calls) and calls[k][1] == 3 and calls[k + 1][1] == HW.max_iter:
+            rnd.append(calls[k + 1])
+        for fr, mi, it, _ in rnd:
+            want = mi == 3
+            seen_capped |= want
+            seen_full |= not want
+            for f in fr.tolist():
+                assert (last[f] >= 0.6 * bad0[f]) == want
+            assert (it <= mi).all()
+        for fr, _, _, tr in rnd:  # unwritten entries (converged iteration): top
+            for f, t in zip(fr.tolist(), tr, strict=True):
+                last[f] = 0 if t.min() == top else t.min()
+        k += len(rnd)
+    assert seen_capped and seen_full
+    # off (None), or on a code below fast_hopeless_rate: one call per round, no cap
+    calls.clear()
+    reconcile_local(a, b, 0.05, np.random.default_rng(1), replace(cfg, fast_hopeless=None), lay)
+    assert all(c[1] == HW.max_iter for c in calls)
+
+
+def test_fast_hopeless_split_alone_changes_nothing():
+    # a threshold no frame reaches and a cap of max_iter: the same exchange as without the rule
+    # (two kernel calls per round give the same results as one); the default rule does act
+    lay = choose_layout(0.05, HW)
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 2, (30, lay.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.05).astype(np.uint8)
+
+    def run(**kw):
+        cfg = replace(HW, decoder="fast", **kw)
+        ra, rb, la, lb, n = reconcile_local(a, b, 0.05, np.random.default_rng(1), cfg, lay)
+        assert np.array_equal(ra.key, rb.key) and la.as_dict() == lb.as_dict()
+        return rb.iterations, rb.rounds.tolist(), la.as_dict(), n, ra.key.tobytes()
+
+    off = run(fast_hopeless=None)
+    assert run(fast_hopeless=1e9, fast_hopeless_iter=HW.max_iter) == off
+    assert run(fast_hopeless_rate=0.99) == off
+    assert run() != off
+
+
+def test_fast_norm_low_applies_below_the_rate_only():
+    from postproc.reconcile.blind import fast_norm_of
+
+    cfg = replace(HW, decoder="fast")
+    lo = choose_layout(0.10, cfg)
+    hi = choose_layout(0.03, cfg)
+    assert lo.code.rate < cfg.fast_low_rate <= hi.code.rate
+    assert fast_norm_of(cfg, lo.code) == (15, 4) and fast_norm_of(cfg, hi.code) == (7, 3)
+    assert fast_norm_of(replace(cfg, fast_norm_low=None), lo.code) == (7, 3)
+    rng = np.random.default_rng(8)
+    a = rng.integers(0, 2, (30, lo.n_key), dtype=np.uint8)
+    b = a ^ (rng.random(a.shape) < 0.10).astype(np.uint8)
+
+    def run(**kw):
+        ra, rb, la, lb, _ = reconcile_local(a, b, 0.10, np.random.default_rng(1),
+                                            replace(cfg, **kw), lo)
+        assert np.array_equal(ra.key, rb.key) and la.as_dict() == lb.as_dict()
+        return rb.iterations, rb.rounds.tolist(), la.as_dict(), ra.key.tobytes()
+
+    assert run(fast_norm_low=(7, 3)) == run(fast_norm_low=None)  # the same normalisation
+    assert run() != run(fast_norm_low=None)
+
+
+def test_fast_hopeless_requests_depend_on_the_error_pattern_only(monkeypatch):
+    # the cap decisions read odd-check counts of the error-pattern decoding: two keys with one
+    # error pattern give identical replies, with capped later rounds actually happening
+    from postproc.reconcile import blind
+
+    maxits = []
+    orig = blind.decode_fast_warm
+
+    def spy(state, **kw):
+        maxits.append(kw["max_iter"])
+        return orig(state, **kw)
+
+    monkeypatch.setattr(blind, "decode_fast_warm", spy)
+    cfg = replace(HW, decoder="fast", fast_hopeless=0.6, fast_hopeless_iter=3)
+    lay = choose_layout(0.05, cfg)
+    e = (np.random.default_rng(29).random((24, lay.n_key)) < 0.05).astype(np.uint8)
+    replies = []
+    for seed in (1, 2):
+        maxits.clear()
+        a = np.random.default_rng(seed).integers(0, 2, (24, lay.n_key), dtype=np.uint8)
+        la, lb = LeakageLedger(), LeakageLedger()
+        st_a, msg = alice_start(a, 0.05, np.random.default_rng(seed), la, cfg)
+        st_b, reply = bob_start(msg, a ^ e, lb, cfg)
+        seq = [reply]
+        while (rev := alice_reveal(st_a, reply, la)) is not None:
+            reply = bob_continue(st_b, rev, lb)
+            seq.append(reply)
+        replies.append(seq)
+        assert maxits.count(3) >= 2  # round one and at least one later capped round
+    assert len(replies[0]) == len(replies[1]) > 2
+    for r1, r2 in zip(*replies, strict=True):
+        assert np.array_equal(r1.ok, r2.ok) and np.array_equal(r1.frames, r2.frames)
+        assert np.array_equal(r1.positions, r2.positions)

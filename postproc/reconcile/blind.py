@@ -127,6 +127,14 @@ class ReconcileConfig:
     fast_scale: float | None = None
     fast_msg_bits: int | None = None
     fast_norm: tuple[int, int] = (7, 3)  # message = (min * num) >> shift
+    # codes of rate < fast_low_rate use fast_norm_low instead (None: fast_norm everywhere).
+    # Measured on n32k, 300 frames per point, f / iterations per frame, 7/8 -> 15/16: rate 0.46
+    # (10 / 11 %) 1.167 / 48.2 -> 1.154 / 34.7, 1.156 / 41.3 -> 1.151 / 29.7; rate 0.55 (8 / 9 %)
+    # 1.168 / 41.8 -> 1.165 / 38.0, 1.157 / 37.0 -> 1.156 / 34.8; but rate 0.63 (6 / 7 %)
+    # 1.171 -> 1.184, 1.163 -> 1.175 and rate 0.70 (5 %) 1.179 -> 1.207. 29/32 lies between;
+    # 13/16 and 27/32 are much worse at 8-11 % (f 1.18-1.20, 47-56 iterations).
+    fast_norm_low: tuple[int, int] | None = (15, 4)
+    fast_low_rate: float = 0.6
     fast_offset: int | None = None
     # give up a round after this many iterations without progress: 2 instead of 3 saves 10-25 %
     # of the iterations for f +0.002-0.004 (200 frames, 0.5-11 %)
@@ -137,6 +145,28 @@ class ReconcileConfig:
     # none (f 1.3588 / 1.3565, 39.8 / 39.3); fast_stall 3 in every round also lost none but cost
     # 31 % more iterations (50.8); at 1 %: f 1.3075 vs 1.3078, 37.1 vs 37.0 iterations.
     fast_late_round: int | None = 8
+    # per-round limits of the 8-bit decoder: entry r - 1 applies to decoding round r (rounds past
+    # the end: fast_stall / fast_late_round and max_iter). Stall 0 = no stall stop. Measured on
+    # n32k, 1000 frames, f / iterations per frame, stall 1 in rounds 1-5 instead of 2: 0.5 %
+    # 1.360 / 40.1 -> 1.373 / 30.7, 1 % 1.304 / 36.9 -> 1.312 / 27.1, 2 % 1.268 / 37.5 -> 1.275
+    # / 27.3 (300 frames, 3 % +0.005, 5 % +0.015): fast_hopeless below costs less f.
+    fast_stall_rounds: tuple[int, ...] = ()
+    fast_iter_rounds: tuple[int, ...] = ()
+    # on codes of rate >= fast_hopeless_rate, a round of a frame that is very unlikely to
+    # succeed stops after at most fast_hopeless_iter iterations: round one (at f_start these
+    # codes never decode in round one: 0 of 200 frames at 0.5-4 %), and later rounds of frames
+    # whose smallest odd-check count in their previous round was >= fast_hopeless times their
+    # count at the first iteration (the syndrome weight estimates the errors left; at 0.5-3 %,
+    # >= 0.7 was followed by a successful round in 0-2 % of the cases, >= 0.8 in 0 %). A
+    # failed round's reveal picks are about as good after fewer iterations. None: off.
+    # Measured on n32k, 1000 frames, f / iterations per frame, off -> 0.8 / 4: 0.5 % 1.359 /
+    # 40.0 -> 1.357 / 35.9, 1 % 1.309 / 37.3 -> 1.309 / 32.8, 2 % 1.268 / 37.6 -> 1.269 / 32.3,
+    # 3 % 1.226 / 37.4 -> 1.231 / 29.5, 4 % 1.215 / 38.1 -> 1.219 / 29.0; 0.7 / 4: 35.1 / 31.7 /
+    # 29.9 / 26.5 / 25.8 iterations but f +0.006 / +0.001 / +0.003 / +0.007 / +0.007; 0.7 / 5:
+    # 37.1 / 33.9 / 32.2 / 28.5 / 27.0, f +0.000 / +0.001 / +0.000 / +0.004 / +0.006.
+    fast_hopeless: float | None = 0.8
+    fast_hopeless_iter: int = 4
+    fast_hopeless_rate: float = 0.75
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
@@ -148,6 +178,9 @@ class ReconcileConfig:
                 f"decoder must be 'float', 'fixed', 'bp' or 'fast', got {self.decoder!r}")
         if self.fast_msg_bits is not None and not 2 <= self.fast_msg_bits <= 7:
             raise ConfigError(f"fast_msg_bits must lie in 2..7, got {self.fast_msg_bits}")
+        if any(x < 0 for x in self.fast_stall_rounds) or any(
+                x < 1 for x in self.fast_iter_rounds):
+            raise ConfigError("fast_stall_rounds must be >= 0 and fast_iter_rounds >= 1")
         if not 0.0 < self.f_step < 1.0 or self.f_start <= 0.0:
             raise ConfigError("f_start must be > 0 and 0 < f_step < 1")
 
@@ -159,6 +192,25 @@ def fast_params(cfg: ReconcileConfig, code: QCCode) -> tuple[float, int, int]:
     bits = cfg.fast_msg_bits if cfg.fast_msg_bits is not None else 6
     off = cfg.fast_offset if cfg.fast_offset is not None else (1 if code.rate >= 0.75 else 0)
     return float(scale), int(bits), int(off)
+
+
+def fast_norm_of(cfg: ReconcileConfig, code: QCCode) -> tuple[int, int]:
+    """(norm_num, norm_shift) of the 8-bit decoder for ``code`` (see ReconcileConfig)."""
+    if cfg.fast_norm_low is not None and code.rate < cfg.fast_low_rate:
+        return int(cfg.fast_norm_low[0]), int(cfg.fast_norm_low[1])
+    return int(cfg.fast_norm[0]), int(cfg.fast_norm[1])
+
+
+def fast_round_limits(cfg: ReconcileConfig, rnd: int) -> tuple[int, int]:
+    """(stall, max_iter) of the 8-bit decoder in decoding round ``rnd`` (1-based)."""
+    sched = cfg.fast_stall_rounds
+    if rnd <= len(sched):
+        stall = sched[rnd - 1]
+    else:
+        late = cfg.fast_late_round is not None and rnd >= cfg.fast_late_round
+        stall = cfg.fast_stall + late
+    its = cfg.fast_iter_rounds
+    return int(stall), int(its[rnd - 1] if rnd <= len(its) else cfg.max_iter)
 
 
 @dataclass(frozen=True)
@@ -307,6 +359,10 @@ class BobState:
     fast: FastState | None = None
     mag: float = 0.0
     decode_cpu: float = 0.0  # CPU seconds (all threads) inside the decoder, state build included
+    # decoder "fast", per frame: odd-check count at the first iteration, and the smallest one in
+    # the frame's last round (0: unknown); see ReconcileConfig.fast_hopeless
+    fast_bad0: np.ndarray | None = None
+    fast_bad: np.ndarray | None = None
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
@@ -377,17 +433,52 @@ def _fast_start(state: BobState, which: np.ndarray) -> None:
     pin_bits(state.fast, which[rows], pos, vals)
 
 
+def _fast_round(state: BobState, which: np.ndarray, stall: int, max_iter: int,
+                kw: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One decoding round of the 8-bit decoder on frames ``which``; frames judged hopeless
+    (ReconcileConfig.fast_hopeless) get at most ``fast_hopeless_iter`` iterations. Records each
+    frame's odd-check counts (a function of the error pattern only, like every input of Bob's
+    requests)."""
+    cfg, code = state.cfg, state.layout.code
+    if state.fast_bad is None:
+        state.fast_bad0 = np.zeros(state.ok.size, np.int64)
+        state.fast_bad = np.zeros(state.ok.size, np.int64)
+    capped = np.zeros(which.size, dtype=bool)
+    if cfg.fast_hopeless is not None and code.rate >= cfg.fast_hopeless_rate:
+        if state.round == 1:
+            capped[:] = True
+        else:
+            b0, b = state.fast_bad0[which], state.fast_bad[which]
+            capped = (b0 > 0) & (b >= cfg.fast_hopeless * b0)
+    it = np.zeros(which.size, dtype=np.int32)
+    ok = np.zeros(which.size, dtype=bool)
+    top = np.iinfo(np.int32).max
+    for sel, mi in ((capped, min(max_iter, cfg.fast_hopeless_iter)), (~capped, max_iter)):
+        if not sel.any():
+            continue
+        fr = which[sel]
+        tr = np.full((fr.size, mi), top, dtype=np.int32)  # written only with stall > 0
+        _, it[sel], ok[sel] = decode_fast_warm(state.fast, max_iter=mi, trace=tr, frames=fr,
+                                               **kw)
+        mn = tr.min(axis=1)
+        state.fast_bad[fr] = np.where(mn == top, 0, mn)
+        if state.round == 1:
+            state.fast_bad0[fr] = np.where(tr[:, 0] == top, 0, tr[:, 0])
+    return it, ok
+
+
 def _decode(state: BobState, which: np.ndarray) -> None:
     cfg, code = state.cfg, state.layout.code
     if cfg.decoder == "fast":
         if state.fast is None or not cfg.warm:
             _fast_start(state, np.asarray(which, dtype=np.int64))
         _, bits, off = fast_params(cfg, code)
-        late = cfg.fast_late_round is not None and state.round >= cfg.fast_late_round
-        out, it, ok = decode_fast_warm(
-            state.fast, max_iter=cfg.max_iter, msg_bits=bits, norm_num=cfg.fast_norm[0],
-            norm_shift=cfg.fast_norm[1], offset=off, stall=cfg.fast_stall + late, frames=which,
-            hard=False)  # decisions only for the kept frames, at the end (bob_finish)
+        stall, max_iter = fast_round_limits(cfg, state.round)
+        nn, ns = fast_norm_of(cfg, code)
+        it, ok = _fast_round(state, np.asarray(which, dtype=np.int64), stall, max_iter, dict(
+            msg_bits=bits, norm_num=nn, norm_shift=ns, offset=off, stall=stall,
+            hard=False))  # decisions only for the kept frames, at the end (bob_finish)
+        out = None
     elif cfg.decoder in ("float", "bp"):
         if state.msgs is None:
             state.post = state.llr.copy()
