@@ -249,15 +249,47 @@ def _ld(typingctx, ary, idx):
     return ary.dtype(ary, idx), codegen
 
 
+@intrinsic
+def _vsign_nz(typingctx, m, q):
+    """Lane-wise ``-m if q < 0 else m`` as ``vpsignb(m, q | 1)`` (``q | 1`` is never 0, where
+    ``vpsignb`` would give 0); ``m`` in -127..127."""
+    if m != _v8 or q != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                            "llvm.x86.avx2.psign.b")
+        one = _splat(builder, ir.Constant(ir.IntType(8), 1))
+        return builder.call(fn, [args[0], builder.or_(args[1], one)])
+
+    return _v8(_v8, _v8), codegen
+
+
+@intrinsic
+def _addr(typingctx, ary):
+    """Address of an array's first element (to align scratch buffers)."""
+    if not isinstance(ary, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        return builder.ptrtoint(a.data, ir.IntType(64))
+
+    return types.int64(ary), codegen
+
+
 @numba.njit(cache=True)
-def _meets_syndrome8(ptr, off, Z, Lx, sy) -> bool:
-    """Whether the signs of ``Lx`` meet the syndrome (stops at the first unsatisfied chunk)."""
+def _meets_syndrome8(ptr, bse, sh, Z, Lc, sy) -> bool:
+    """Whether the signs of the compact posteriors ``Lc`` (see :func:`_fast_run`) meet the
+    syndrome (stops at the first unsatisfied chunk)."""
     mb = ptr.shape[0] - 1
     for i in range(mb):
         for c in range(0, Z, LANE):
             acc = _vload(sy, i * Z + c)
             for e in range(ptr[i], ptr[i + 1]):
-                acc = _vxor(acc, _vload(Lx, _ld(off, e) + c))  # sign bit = parity
+                r = _ld(sh, e) + c
+                r = r - Z if r >= Z else r
+                acc = _vxor(acc, _vload(Lc, _ld(bse, e) + r))  # sign bit = parity
             if _vnegcount(acc):
                 return False
     return True
@@ -272,24 +304,57 @@ def _hard8(Lx, flip, Z, W, hard) -> None:
 
 
 @numba.njit(cache=True)
+def _compact(src, W, Z, dst, o, P) -> None:
+    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
+    first 32 rows again right after it (the wrap copy)."""
+    for j in range(src.shape[0] // W):
+        for c in range(0, Z, LANE):
+            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
+        _vstore(dst, o + j * P + Z, _vload(src, j * W))
+
+
+@numba.njit(cache=True)
 def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard,
-              trace, eoff):
+              trace):
     """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
     nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
     sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
 
     Rows are independent within a layer, so each layer runs chunk by chunk of 32 rows, every entry
     of the layer per chunk, with min1/min2/parity in registers. Progress for ``stall`` (free, as
-    in the float kernel): check rows with odd extrinsic sign parity, summed over the iteration."""
+    in the float kernel): check rows with odd extrinsic sign parity, summed over the iteration.
+
+    Inside, the posteriors live in a compact 32-byte-aligned copy ``Lc``: per block column
+    ``[32 pad][Z rows][rows 0..31 again][...]`` (pitch P = Z + 64; the trailing pad is the next
+    column's leading one). A rotated 32-row read at row ``r`` (< Z) is one load at ``r``; a write
+    that runs past row Z - 1 also lands at ``r - Z`` (its wrapped lanes onto rows 0.., the others
+    into the leading pad) and a write starting below row 32 also at ``r + Z`` (the wrap copy), so
+    ``Lc`` is always consistent without the old per-layer copy of every column written (~1.25
+    extra loads and stores per 32 rows, reading bytes just stored at another alignment: measured
+    1.3-2x of the kernel's time). Floors get the same layout (read only). ``Lx`` is written back
+    (both halves) before returning; its pad bytes are not touched."""
     mb = ptr.shape[0] - 1
+    nb = Lx.shape[0] // W
     dmax = 0
     for i in range(mb):
         dmax = max(dmax, ptr[i + 1] - ptr[i])
-    Q = np.empty(dmax * LANE, dtype=np.int8)
+    P = Z + 2 * LANE
+    Lbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
+    Fbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
+    Q = np.empty(dmax * LANE + LANE, dtype=np.int8)
+    o = LANE + ((-_addr(Lbuf)) & (LANE - 1))  # row 0 of column 0, 32-byte aligned
+    of = LANE + ((-_addr(Fbuf)) & (LANE - 1))
+    oq = (-_addr(Q)) & (LANE - 1)
+    _compact(Lx, W, Z, Lbuf, o, P)
+    _compact(Fl, W, Z, Fbuf, of, P)
+    bse = col * P + o  # row 0 of each entry's block column in Lbuf
+    dfl = of - o
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
     best = ptr[mb] * Z + 1
     best_it = 0
+    res_it = max_iter
+    res_ok = False
     for it in range(max_iter):
         bad = 0
         for i in range(mb):
@@ -300,9 +365,12 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                 mn2 = mm
                 par = _vload(sy, i * Z + c)
                 for e in range(e0, e1):
-                    q = _vmax(_vsubs(_vload(Lx, _ld(eoff, e) + c), _vload(R, e * Z + c)), lo)
-                    _vstore(Q, (e - e0) * LANE, q)
-                    a = _vmin(_vabs(q), mm)
+                    r = _ld(sh, e) + c
+                    r = r - Z if r >= Z else r
+                    q = _vmax(_vsubs(_vload(Lbuf, _ld(bse, e) + r), _vload(R, e * Z + c)), lo)
+                    _vstore(Q, oq + (e - e0) * LANE, q)
+                    # no clamp at mmax: mn1/mn2 start at mmax, so min/max give the same minima
+                    a = _vabs(q)
                     par = _vxor(par, q)
                     mn2 = _vmin(mn2, _vmax(mn1, a))
                     mn1 = _vmin(mn1, a)
@@ -311,26 +379,24 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                 g1 = _vneg_where(par, _vg(mn1, nn, ns, off))
                 g2 = _vneg_where(par, _vg(mn2, nn, ns, off))
                 for e in range(e0, e1):
-                    q = _vload(Q, (e - e0) * LANE)
-                    # the min1 entry is recognised by a == min1: a tie means min2 == min1
-                    m = _vsel_eq(_vmin(_vabs(q), mm), mn1, g2, g1)
-                    rv = _vneg_where(q, m)
+                    q = _vload(Q, oq + (e - e0) * LANE)
+                    # the min1 entry is recognised by |q| == min1: a tie means min2 == min1, and
+                    # |q| > mmax >= min1 picks g1 as the clamped compare did (min1 = mmax then)
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
                     _vstore(R, e * Z + c, rv)
-                    p = _ld(eoff, e) + c
-                    _vstore(Lx, p, _vmax(_vadds(q, rv), _vload(Fl, p)))
-            for e in range(e0, e1):
-                # refresh the duplicate: [s, Z) -> [s+Z, 2Z) first, then [Z, Z+s) -> [0, s);
-                # whole chunks that overrun copy values that are already equal (or into the pad)
-                s = _ld(sh, e)
-                b = _ld(eoff, e) - s
-                for c in range(0, Z - s, LANE):
-                    _vstore(Lx, b + s + Z + c, _vload(Lx, b + s + c))
-                for c in range(0, s, LANE):
-                    _vstore(Lx, b + c, _vload(Lx, b + Z + c))
-        if _meets_syndrome8(ptr, eoff, Z, Lx, sy):
-            if hard.shape[0]:
-                _hard8(Lx, flip, Z, W, hard)
-            return it + 1, True
+                    r = _ld(sh, e) + c
+                    r = r - Z if r >= Z else r
+                    p = _ld(bse, e) + r
+                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                    _vstore(Lbuf, p, x)
+                    if r < LANE:
+                        _vstore(Lbuf, p + Z, x)
+                    if r > Z - LANE:
+                        _vstore(Lbuf, p - Z, x)
+        if _meets_syndrome8(ptr, bse, sh, Z, Lbuf, sy):
+            res_it = it + 1
+            res_ok = True
+            break
         if stall <= 0:
             continue
         if it < trace.shape[0]:
@@ -339,22 +405,25 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
             best = bad
             best_it = it
         elif it - best_it >= stall:
-            if hard.shape[0]:
-                _hard8(Lx, flip, Z, W, hard)
-            return it + 1, False
+            res_it = it + 1
+            break
+    for j in range(nb):
+        for c in range(0, Z, LANE):
+            v = _vload(Lbuf, o + j * P + c)
+            _vstore(Lx, j * W + c, v)
+            _vstore(Lx, j * W + Z + c, v)
     if hard.shape[0]:
         _hard8(Lx, flip, Z, W, hard)
-    return max_iter, False
+    return res_it, res_ok
 
 
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
-    eoff = col * W + sh  # offset of each entry's rotated slice in the doubled layout
     for j in prange(sel.shape[0]):
         f = sel[j]
         it, good = _fast_run(ptr, col, sh, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter,
-                             mmax, nn, ns, off, stall, out[j], trace[j], eoff)
+                             mmax, nn, ns, off, stall, out[j], trace[j])
         iters[j] = it
         ok[j] = good
 
