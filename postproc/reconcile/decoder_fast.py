@@ -279,17 +279,18 @@ def _addr(typingctx, ary):
 
 
 @numba.njit(cache=True)
-def _meets_syndrome8(ptr, bse, sh, Z, Lc, sy) -> bool:
+def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
     """Whether the signs of the compact posteriors ``Lc`` (see :func:`_fast_run`) meet the
     syndrome (stops at the first unsatisfied chunk)."""
     mb = ptr.shape[0] - 1
+    nch = Z // LANE
     for i in range(mb):
-        for c in range(0, Z, LANE):
-            acc = _vload(sy, i * Z + c)
-            for e in range(ptr[i], ptr[i + 1]):
-                r = _ld(sh, e) + c
-                r = r - Z if r >= Z else r
-                acc = _vxor(acc, _vload(Lc, _ld(bse, e) + r))  # sign bit = parity
+        d = ptr[i + 1] - ptr[i]
+        for k in range(nch):
+            acc = _vload(sy, i * Z + k * LANE)
+            sg = ptr[i] * nch + k * d
+            for t in range(sg, sg + d):
+                acc = _vxor(acc, _vload(Lc, o + _ld(pofs, t)))  # sign bit = parity
             if _vnegcount(acc):
                 return False
     return True
@@ -314,40 +315,94 @@ def _compact(src, W, Z, dst, o, P) -> None:
 
 
 @numba.njit(cache=True)
-def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard,
-              trace):
+def _compact(src, W, Z, dst, o, P) -> None:
+    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
+    first 32 rows again right after it (the wrap copy)."""
+    for j in range(src.shape[0] // W):
+        for c in range(0, Z, LANE):
+            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
+        _vstore(dst, o + j * P + Z, _vload(src, j * W))
+
+
+@numba.njit(cache=True)
+def _plan(ptr, col, sh, Z):
+    """Slots of the kernel: per layer i and 32-row chunk k, the layer's entries as slots
+    ``ptr[i] * nch + k * deg + t`` (nch = Z / 32), ordered by what a write at rotated row
+    ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), the wrap
+    copy (r < 32), the leading rows (r > Z - 32), both (Z = 32, r > 0). Min-sum does not depend
+    on the order of a row's entries (min1 is recognised by value, parity is a XOR), so the
+    results are the same as in entry order, and the kernel's store loop has no data-dependent
+    branch. Returns per slot the offset of its 32 rows in the compact posteriors (column * P +
+    r, P = Z + 64) and in the entry-major messages (e * Z + 32k), and per (i, k) the starts of
+    the four groups (5 values, the last the end)."""
+    mb = ptr.shape[0] - 1
+    nch = Z // LANE
+    E = ptr[mb]
+    P = Z + 2 * LANE
+    pofs = np.empty(E * nch, dtype=np.int32)
+    rofs = np.empty(E * nch, dtype=np.int64)
+    grp = np.empty(mb * nch * 5, dtype=np.int64)
+    for i in range(mb):
+        d = ptr[i + 1] - ptr[i]
+        for k in range(nch):
+            sg = ptr[i] * nch + k * d
+            gi = (i * nch + k) * 5
+            t = sg
+            for g in range(4):
+                grp[gi + g] = t - sg
+                for e in range(ptr[i], ptr[i + 1]):
+                    r = sh[e] + k * LANE
+                    r = r - Z if r >= Z else r
+                    if (1 if r < LANE else 0) + (2 if r > Z - LANE else 0) == g:
+                        pofs[t] = col[e] * P + r
+                        rofs[t] = e * Z + k * LANE
+                        t += 1
+            grp[gi + 4] = d
+    return pofs, rofs, grp
+
+
+@numba.njit(cache=True)
+def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
+              pofs, rofs, grp):
     """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
     nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
     sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
 
     Rows are independent within a layer, so each layer runs chunk by chunk of 32 rows, every entry
-    of the layer per chunk, with min1/min2/parity in registers. Progress for ``stall`` (free, as
-    in the float kernel): check rows with odd extrinsic sign parity, summed over the iteration.
+    of the layer per chunk (in the slot order of :func:`_plan`), with min1/min2/parity in
+    registers. Progress for ``stall`` (free, as in the float kernel): check rows with odd
+    extrinsic sign parity, summed over the iteration.
 
     Inside, the posteriors live in a compact 32-byte-aligned copy ``Lc``: per block column
     ``[32 pad][Z rows][rows 0..31 again][...]`` (pitch P = Z + 64; the trailing pad is the next
     column's leading one). A rotated 32-row read at row ``r`` (< Z) is one load at ``r``; a write
     that runs past row Z - 1 also lands at ``r - Z`` (its wrapped lanes onto rows 0.., the others
     into the leading pad) and a write starting below row 32 also at ``r + Z`` (the wrap copy), so
-    ``Lc`` is always consistent without the old per-layer copy of every column written (~1.25
-    extra loads and stores per 32 rows, reading bytes just stored at another alignment: measured
-    1.3-2x of the kernel's time). Floors get the same layout (read only). ``Lx`` is written back
-    (both halves) before returning; its pad bytes are not touched."""
+    ``Lc`` is always consistent without the old per-layer copy of every column written (extra
+    loads and stores reading bytes just stored at another alignment, and branches on the shift).
+    Floors get the same layout (read only). The messages are kept in slot order (each chunk
+    pass reads and writes them sequentially). ``Lx`` and ``R`` are written back before
+    returning (``Lx``'s pad bytes are not touched)."""
     mb = ptr.shape[0] - 1
     nb = Lx.shape[0] // W
+    nch = Z // LANE
     dmax = 0
     for i in range(mb):
         dmax = max(dmax, ptr[i + 1] - ptr[i])
     P = Z + 2 * LANE
+    ns_ = pofs.shape[0]
     Lbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
     Fbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
+    Rbuf = np.empty(ns_ * LANE + LANE, dtype=np.int8)
     Q = np.empty(dmax * LANE + LANE, dtype=np.int8)
     o = LANE + ((-_addr(Lbuf)) & (LANE - 1))  # row 0 of column 0, 32-byte aligned
     of = LANE + ((-_addr(Fbuf)) & (LANE - 1))
+    orr = (-_addr(Rbuf)) & (LANE - 1)
     oq = (-_addr(Q)) & (LANE - 1)
     _compact(Lx, W, Z, Lbuf, o, P)
     _compact(Fl, W, Z, Fbuf, of, P)
-    bse = col * P + o  # row 0 of each entry's block column in Lbuf
+    for t in range(ns_):
+        _vstore(Rbuf, orr + t * LANE, _vload(R, rofs[t]))
     dfl = of - o
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
@@ -358,17 +413,17 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
     for it in range(max_iter):
         bad = 0
         for i in range(mb):
-            e0 = ptr[i]
-            e1 = ptr[i + 1]
-            for c in range(0, Z, LANE):
+            d = ptr[i + 1] - ptr[i]
+            for k in range(nch):
+                sg = ptr[i] * nch + k * d
+                gi = (i * nch + k) * 5
                 mn1 = mm
                 mn2 = mm
-                par = _vload(sy, i * Z + c)
-                for e in range(e0, e1):
-                    r = _ld(sh, e) + c
-                    r = r - Z if r >= Z else r
-                    q = _vmax(_vsubs(_vload(Lbuf, _ld(bse, e) + r), _vload(R, e * Z + c)), lo)
-                    _vstore(Q, oq + (e - e0) * LANE, q)
+                par = _vload(sy, i * Z + k * LANE)
+                for t in range(d):
+                    q = _vmax(_vsubs(_vload(Lbuf, o + _ld(pofs, sg + t)),
+                                     _vload(Rbuf, orr + (sg + t) * LANE)), lo)
+                    _vstore(Q, oq + t * LANE, q)
                     # no clamp at mmax: mn1/mn2 start at mmax, so min/max give the same minima
                     a = _vabs(q)
                     par = _vxor(par, q)
@@ -378,22 +433,21 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
                 # g() of both minima with the row parity folded into their sign
                 g1 = _vneg_where(par, _vg(mn1, nn, ns, off))
                 g2 = _vneg_where(par, _vg(mn2, nn, ns, off))
-                for e in range(e0, e1):
-                    q = _vload(Q, oq + (e - e0) * LANE)
-                    # the min1 entry is recognised by |q| == min1: a tie means min2 == min1, and
-                    # |q| > mmax >= min1 picks g1 as the clamped compare did (min1 = mmax then)
-                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                    _vstore(R, e * Z + c, rv)
-                    r = _ld(sh, e) + c
-                    r = r - Z if r >= Z else r
-                    p = _ld(bse, e) + r
-                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
-                    _vstore(Lbuf, p, x)
-                    if r < LANE:
-                        _vstore(Lbuf, p + Z, x)
-                    if r > Z - LANE:
-                        _vstore(Lbuf, p - Z, x)
-        if _meets_syndrome8(ptr, bse, sh, Z, Lbuf, sy):
+                for g in range(4):  # the slot groups of _plan: extra stores without branches
+                    for t in range(_ld(grp, gi + g), _ld(grp, gi + g + 1)):
+                        q = _vload(Q, oq + t * LANE)
+                        # min1's entry is recognised by |q| == min1: a tie means min2 == min1,
+                        # and |q| > mmax >= min1 picks g1 as the clamped compare did
+                        rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                        _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                        p = o + _ld(pofs, sg + t)
+                        x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                        _vstore(Lbuf, p, x)
+                        if g & 1:
+                            _vstore(Lbuf, p + Z, x)
+                        if g & 2:
+                            _vstore(Lbuf, p - Z, x)
+        if _meets_syndrome8(ptr, pofs, Z, Lbuf, o, sy):
             res_it = it + 1
             res_ok = True
             break
@@ -412,6 +466,8 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
             v = _vload(Lbuf, o + j * P + c)
             _vstore(Lx, j * W + c, v)
             _vstore(Lx, j * W + Z + c, v)
+    for t in range(ns_):
+        _vstore(R, rofs[t], _vload(Rbuf, orr + t * LANE))
     if hard.shape[0]:
         _hard8(Lx, flip, Z, W, hard)
     return res_it, res_ok
@@ -420,10 +476,11 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
+    pofs, rofs, grp = _plan(ptr, col, sh, Z)
     for j in prange(sel.shape[0]):
         f = sel[j]
-        it, good = _fast_run(ptr, col, sh, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter,
-                             mmax, nn, ns, off, stall, out[j], trace[j])
+        it, good = _fast_run(ptr, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax, nn,
+                             ns, off, stall, out[j], trace[j], pofs, rofs, grp)
         iters[j] = it
         ok[j] = good
 
