@@ -266,6 +266,24 @@ def _vsign_nz(typingctx, m, q):
 
 
 @intrinsic
+def _vlut32(typingctx, lo, hi, m):
+    """Lane-wise ``T[m]`` for 0 <= m <= 31, ``lo``/``hi`` holding ``T[0..15]``/``T[16..31]`` in
+    both 128-bit halves (two ``vpshufb`` and a blend)."""
+    if not all(t == _v8 for t in (lo, hi, m)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                            "llvm.x86.avx2.pshuf.b")
+        a = builder.call(fn, [args[0], args[2]])
+        b = builder.call(fn, [args[1], args[2]])
+        big = builder.icmp_signed(">", args[2], _splat(builder, ir.Constant(ir.IntType(8), 15)))
+        return builder.select(big, b, a)
+
+    return _v8(_v8, _v8, _v8), codegen
+
+
+@intrinsic
 def _addr(typingctx, ary):
     """Address of an array's first element (to align scratch buffers)."""
     if not isinstance(ary, types.Array):
@@ -328,42 +346,44 @@ def _compact(src, W, Z, dst, o, P) -> None:
 def _plan(ptr, col, sh, Z):
     """Slots of the kernel: per layer i and 32-row chunk k, the layer's entries as slots
     ``ptr[i] * nch + k * deg + t`` (nch = Z / 32), ordered by what a write at rotated row
-    ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), the wrap
-    copy (r < 32), the leading rows (r > Z - 32), both (Z = 32, r > 0). Min-sum does not depend
-    on the order of a row's entries (min1 is recognised by value, parity is a XOR), so the
-    results are the same as in entry order, and the kernel's store loop has no data-dependent
-    branch. Returns per slot the offset of its 32 rows in the compact posteriors (column * P +
-    r, P = Z + 64) and in the entry-major messages (e * Z + 32k), and per (i, k) the starts of
-    the four groups (5 values, the last the end)."""
+    ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), one more
+    store at ``r + dz`` (r < 32: the wrap copy, dz = Z; r > Z - 32: the leading rows, dz = -Z),
+    both (Z = 32, r > 0). Min-sum does not depend on the order of a row's entries (min1 is
+    recognised by value, parity is a XOR), so the results are those of entry order, and the
+    kernel's store loops have no data-dependent branch. Returns per slot the offset of its 32
+    rows in the compact posteriors (column * P + r, P = Z + 64), dz, and the offset in the
+    entry-major messages (e * Z + 32k); per (i, k) the starts of the three groups and the end."""
     mb = ptr.shape[0] - 1
     nch = Z // LANE
     E = ptr[mb]
     P = Z + 2 * LANE
     pofs = np.empty(E * nch, dtype=np.int32)
+    dz = np.zeros(E * nch, dtype=np.int32)
     rofs = np.empty(E * nch, dtype=np.int64)
-    grp = np.empty(mb * nch * 5, dtype=np.int64)
+    grp = np.empty(mb * nch * 4, dtype=np.int64)
     for i in range(mb):
         d = ptr[i + 1] - ptr[i]
         for k in range(nch):
             sg = ptr[i] * nch + k * d
-            gi = (i * nch + k) * 5
+            gi = (i * nch + k) * 4
             t = sg
-            for g in range(4):
+            for g in range(3):
                 grp[gi + g] = t - sg
                 for e in range(ptr[i], ptr[i + 1]):
                     r = sh[e] + k * LANE
                     r = r - Z if r >= Z else r
-                    if (1 if r < LANE else 0) + (2 if r > Z - LANE else 0) == g:
+                    if (1 if r < LANE else 0) + (1 if r > Z - LANE else 0) == g:
                         pofs[t] = col[e] * P + r
+                        dz[t] = Z if r < LANE else -Z
                         rofs[t] = e * Z + k * LANE
                         t += 1
-            grp[gi + 4] = d
-    return pofs, rofs, grp
+            grp[gi + 3] = d
+    return pofs, dz, rofs, grp
 
 
 @numba.njit(cache=True)
 def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
-              pofs, rofs, grp):
+              pofs, dz, rofs, grp):
     """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
     nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
     sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
@@ -406,6 +426,19 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
     dfl = of - o
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
+    # g() of 0..31 as two vpshufb tables (msg_bits <= 6), computed by _vg itself
+    gt = np.empty(2 * LANE, dtype=np.int8)
+    for v in range(LANE):
+        gt[v] = v
+    gv = _vg(_vload(gt, 0), nn, ns, off)
+    _vstore(gt, 0, gv)
+    _vstore(gt, LANE, gv)
+    for v in range(16):
+        gt[16 + v] = gt[v]
+        gt[LANE + v] = gt[LANE + 16 + v]
+    glo = _vload(gt, 0)
+    ghi = _vload(gt, LANE)
+    lut = mmax <= 31
     best = ptr[mb] * Z + 1
     best_it = 0
     res_it = max_iter
@@ -416,7 +449,7 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
             d = ptr[i + 1] - ptr[i]
             for k in range(nch):
                 sg = ptr[i] * nch + k * d
-                gi = (i * nch + k) * 5
+                gi = (i * nch + k) * 4
                 mn1 = mm
                 mn2 = mm
                 par = _vload(sy, i * Z + k * LANE)
@@ -431,22 +464,38 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                     mn1 = _vmin(mn1, a)
                 bad += _vnegcount(par)
                 # g() of both minima with the row parity folded into their sign
-                g1 = _vneg_where(par, _vg(mn1, nn, ns, off))
-                g2 = _vneg_where(par, _vg(mn2, nn, ns, off))
-                for g in range(4):  # the slot groups of _plan: extra stores without branches
-                    for t in range(_ld(grp, gi + g), _ld(grp, gi + g + 1)):
-                        q = _vload(Q, oq + t * LANE)
-                        # min1's entry is recognised by |q| == min1: a tie means min2 == min1,
-                        # and |q| > mmax >= min1 picks g1 as the clamped compare did
-                        rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                        _vstore(Rbuf, orr + (sg + t) * LANE, rv)
-                        p = o + _ld(pofs, sg + t)
-                        x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
-                        _vstore(Lbuf, p, x)
-                        if g & 1:
-                            _vstore(Lbuf, p + Z, x)
-                        if g & 2:
-                            _vstore(Lbuf, p - Z, x)
+                if lut:
+                    g1 = _vsign_nz(_vlut32(glo, ghi, mn1), par)
+                    g2 = _vsign_nz(_vlut32(glo, ghi, mn2), par)
+                else:
+                    g1 = _vsign_nz(_vg(mn1, nn, ns, off), par)
+                    g2 = _vsign_nz(_vg(mn2, nn, ns, off), par)
+                # the slot groups of _plan: extra stores without data-dependent branches
+                for t in range(_ld(grp, gi + 1)):
+                    q = _vload(Q, oq + t * LANE)
+                    # min1's entry is recognised by |q| == min1: a tie means min2 == min1, and
+                    # |q| > mmax >= min1 picks g1 as the clamped compare did
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    _vstore(Lbuf, p, _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl)))
+                for t in range(_ld(grp, gi + 1), _ld(grp, gi + 2)):
+                    q = _vload(Q, oq + t * LANE)
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                    _vstore(Lbuf, p, x)
+                    _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                for t in range(_ld(grp, gi + 2), _ld(grp, gi + 3)):  # Z = 32 only
+                    q = _vload(Q, oq + t * LANE)
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                    _vstore(Lbuf, p, x)
+                    _vstore(Lbuf, p + Z, x)
+                    _vstore(Lbuf, p - Z, x)
         if _meets_syndrome8(ptr, pofs, Z, Lbuf, o, sy):
             res_it = it + 1
             res_ok = True
@@ -476,11 +525,11 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
-    pofs, rofs, grp = _plan(ptr, col, sh, Z)
+    pofs, dz, rofs, grp = _plan(ptr, col, sh, Z)
     for j in prange(sel.shape[0]):
         f = sel[j]
         it, good = _fast_run(ptr, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax, nn,
-                             ns, off, stall, out[j], trace[j], pofs, rofs, grp)
+                             ns, off, stall, out[j], trace[j], pofs, dz, rofs, grp)
         iters[j] = it
         ok[j] = good
 
