@@ -302,12 +302,12 @@ def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
     syndrome (stops at the first unsatisfied chunk)."""
     mb = ptr.shape[0] - 1
     nch = Z // LANE
+    D = pofs.shape[0] // (mb * nch)
     for i in range(mb):
-        d = ptr[i + 1] - ptr[i]
         for k in range(nch):
             acc = _vload(sy, i * Z + k * LANE)
-            sg = ptr[i] * nch + k * d
-            for t in range(sg, sg + d):
+            sg = (i * nch + k) * D
+            for t in range(sg, sg + ptr[i + 1] - ptr[i]):
                 acc = _vxor(acc, _vload(Lc, o + _ld(pofs, t)))  # sign bit = parity
             if _vnegcount(acc):
                 return False
@@ -343,28 +343,33 @@ def _compact(src, W, Z, dst, o, P) -> None:
 
 
 @numba.njit(cache=True)
-def _plan(ptr, col, sh, Z):
-    """Slots of the kernel: per layer i and 32-row chunk k, the layer's entries as slots
-    ``ptr[i] * nch + k * deg + t`` (nch = Z / 32), ordered by what a write at rotated row
-    ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), one more
-    store at ``r + dz`` (r < 32: the wrap copy, dz = Z; r > Z - 32: the leading rows, dz = -Z),
-    both (Z = 32, r > 0). Min-sum does not depend on the order of a row's entries (min1 is
-    recognised by value, parity is a XOR), so the results are those of entry order, and the
-    kernel's store loops have no data-dependent branch. Returns per slot the offset of its 32
-    rows in the compact posteriors (column * P + r, P = Z + 64), dz, and the offset in the
-    entry-major messages (e * Z + 32k); per (i, k) the starts of the three groups and the end."""
+def _plan(ptr, col, sh, Z, nb):
+    """Slots of the kernel: per layer i and 32-row chunk k, D = max check degree slots from
+    ``(i * nch + k) * D`` (nch = Z / 32): the layer's entries ordered by what a write at rotated
+    row ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), one
+    more store at ``r + dz`` (r < 32: the wrap copy, dz = Z; r > Z - 32: the leading rows,
+    dz = -Z), both (Z = 32, r > 0); then dummies up to D (posteriors +127 from a constant
+    block, messages 0: they change neither minimum nor parity, and the first pass of every
+    layer has the same trip count, which the branch predictor learns). Min-sum does not depend
+    on the order of a row's entries (min1 is recognised by value, parity is a XOR), so the
+    results are those of entry order, and the store loops have no data-dependent branch.
+    Returns per slot the offset of its 32 rows in the compact posteriors (column * P + r,
+    P = Z + 64; dummies nb * P), dz, the offset in the entry-major messages (e * Z + 32k; -1
+    for dummies); per (i, k) the starts of the three groups and the real degree."""
     mb = ptr.shape[0] - 1
     nch = Z // LANE
-    E = ptr[mb]
+    D = 0
+    for i in range(mb):
+        D = max(D, ptr[i + 1] - ptr[i])
     P = Z + 2 * LANE
-    pofs = np.empty(E * nch, dtype=np.int32)
-    dz = np.zeros(E * nch, dtype=np.int32)
-    rofs = np.empty(E * nch, dtype=np.int64)
+    pofs = np.full(mb * nch * D, nb * P, dtype=np.int32)
+    dz = np.zeros(mb * nch * D, dtype=np.int32)
+    rofs = np.full(mb * nch * D, -1, dtype=np.int64)
     grp = np.empty(mb * nch * 4, dtype=np.int64)
     for i in range(mb):
         d = ptr[i + 1] - ptr[i]
         for k in range(nch):
-            sg = ptr[i] * nch + k * d
+            sg = (i * nch + k) * D
             gi = (i * nch + k) * 4
             t = sg
             for g in range(3):
@@ -406,23 +411,23 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
     mb = ptr.shape[0] - 1
     nb = Lx.shape[0] // W
     nch = Z // LANE
-    dmax = 0
-    for i in range(mb):
-        dmax = max(dmax, ptr[i + 1] - ptr[i])
     P = Z + 2 * LANE
     ns_ = pofs.shape[0]
-    Lbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
-    Fbuf = np.empty(nb * P + 2 * LANE, dtype=np.int8)
+    D = ns_ // (mb * nch)  # slots per (layer, chunk), dummies included
+    Lbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
+    Fbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
     Rbuf = np.empty(ns_ * LANE + LANE, dtype=np.int8)
-    Q = np.empty(dmax * LANE + LANE, dtype=np.int8)
+    Q = np.empty(D * LANE + LANE, dtype=np.int8)
     o = LANE + ((-_addr(Lbuf)) & (LANE - 1))  # row 0 of column 0, 32-byte aligned
     of = LANE + ((-_addr(Fbuf)) & (LANE - 1))
     orr = (-_addr(Rbuf)) & (LANE - 1)
     oq = (-_addr(Q)) & (LANE - 1)
     _compact(Lx, W, Z, Lbuf, o, P)
     _compact(Fl, W, Z, Fbuf, of, P)
+    _vstore(Lbuf, o + nb * P, _vsplat(PMAX))  # the dummies' posteriors
+    zero = _vsplat(0)
     for t in range(ns_):
-        _vstore(Rbuf, orr + t * LANE, _vload(R, rofs[t]))
+        _vstore(Rbuf, orr + t * LANE, _vload(R, rofs[t]) if rofs[t] >= 0 else zero)
     dfl = of - o
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
@@ -446,14 +451,13 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
     for it in range(max_iter):
         bad = 0
         for i in range(mb):
-            d = ptr[i + 1] - ptr[i]
             for k in range(nch):
-                sg = ptr[i] * nch + k * d
+                sg = (i * nch + k) * D
                 gi = (i * nch + k) * 4
                 mn1 = mm
                 mn2 = mm
                 par = _vload(sy, i * Z + k * LANE)
-                for t in range(d):
+                for t in range(D):  # dummies included (see _plan)
                     q = _vmax(_vsubs(_vload(Lbuf, o + _ld(pofs, sg + t)),
                                      _vload(Rbuf, orr + (sg + t) * LANE)), lo)
                     _vstore(Q, oq + t * LANE, q)
@@ -516,7 +520,8 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
             _vstore(Lx, j * W + c, v)
             _vstore(Lx, j * W + Z + c, v)
     for t in range(ns_):
-        _vstore(R, rofs[t], _vload(Rbuf, orr + t * LANE))
+        if rofs[t] >= 0:
+            _vstore(R, rofs[t], _vload(Rbuf, orr + t * LANE))
     if hard.shape[0]:
         _hard8(Lx, flip, Z, W, hard)
     return res_it, res_ok
@@ -525,7 +530,7 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
-    pofs, dz, rofs, grp = _plan(ptr, col, sh, Z)
+    pofs, dz, rofs, grp = _plan(ptr, col, sh, Z, Lx.shape[1] // W)
     for j in prange(sel.shape[0]):
         f = sel[j]
         it, good = _fast_run(ptr, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax, nn,
