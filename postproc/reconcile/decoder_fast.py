@@ -379,7 +379,7 @@ def _plan(ptr, col, sh, Z, nb):
                     r = r - Z if r >= Z else r
                     if (1 if r < LANE else 0) + (1 if r > Z - LANE else 0) == g:
                         pofs[t] = col[e] * P + r
-                        dz[t] = Z if r < LANE else -Z
+                        dz[t] = Z if r < LANE else (-Z if r > Z - LANE else 0)
                         rofs[t] = e * Z + k * LANE
                         t += 1
             grp[gi + 3] = d
@@ -444,6 +444,7 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
     glo = _vload(gt, 0)
     ghi = _vload(gt, LANE)
     lut = mmax <= 31
+    small = D <= 16
     best = ptr[mb] * Z + 1
     best_it = 0
     res_it = max_iter
@@ -475,7 +476,16 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                     g1 = _vsign_nz(_vg(mn1, nn, ns, off), par)
                     g2 = _vsign_nz(_vg(mn2, nn, ns, off), par)
                 # the slot groups of _plan: extra stores without data-dependent branches
-                for t in range(_ld(grp, gi + 1)):
+                if small:  # low degree: one loop (more stores, fewer loop exits to predict)
+                    for t in range(_ld(grp, gi + 2)):
+                        q = _vload(Q, oq + t * LANE)
+                        rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                        _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                        p = o + _ld(pofs, sg + t)
+                        x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                        _vstore(Lbuf, p, x)
+                        _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                for t in range(0 if small else _ld(grp, gi + 1)):
                     q = _vload(Q, oq + t * LANE)
                     # min1's entry is recognised by |q| == min1: a tie means min2 == min1, and
                     # |q| > mmax >= min1 picks g1 as the clamped compare did
@@ -483,7 +493,8 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                     _vstore(Rbuf, orr + (sg + t) * LANE, rv)
                     p = o + _ld(pofs, sg + t)
                     _vstore(Lbuf, p, _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl)))
-                for t in range(_ld(grp, gi + 1), _ld(grp, gi + 2)):
+                for t in range(_ld(grp, gi + 2) if small else _ld(grp, gi + 1),
+                               _ld(grp, gi + 2)):
                     q = _vload(Q, oq + t * LANE)
                     rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
                     _vstore(Rbuf, orr + (sg + t) * LANE, rv)
