@@ -9,10 +9,14 @@ start gives the same decisions, iteration counts and flags (tested). What makes 
   arithmetic as int64; the saturating add/subtract are therefore LLVM ``sadd.sat``/``ssub.sat``
   intrinsics on i8 (``vpaddsb``/``vpsubsb``), and the remaining selects/min/max are narrowed back
   to bytes by LLVM because every result is stored to an int8 array.
-- each block column's posteriors are kept twice in a row (``[L_j, L_j, pad]``), so the rotated
-  read ``L_j[(r + s) % Z]`` is one contiguous slice ``[s, s + Z)`` (no wraparound, no gather, no
-  remainder loop for Z a multiple of 32); after a write the duplicate is refreshed by two
-  32-byte-chunk copies that may run into the pad (they copy values that are already equal).
+- the state keeps each block column's posteriors twice in a row (``[L_j, L_j, pad]``); the kernel
+  works on a compact aligned copy ``[pad, L_j, L_j rows 0..31]`` per column, so a rotated 32-row
+  read ``L_j[(r + s) % Z ...]`` is one load, and a write that wraps is stored a second time at
+  ``-Z`` or ``+Z`` (no per-layer refresh of the duplicate, which read bytes just stored at another
+  alignment and branched on the shift: ~1.5-2x of the old kernel's time). The 32-row slots of a
+  layer are ordered by that extra store (:func:`_plan`; min-sum is independent of the order of a
+  row's entries), so no store depends on a data-dependent branch; messages are kept in slot order
+  while the kernel runs (each pass streams them). See :func:`_fast_run`.
 - the min1 entry is recognised by ``a == min1`` instead of a stored index (a tie implies
   ``min2 == min1``, so the message is the same as the reference's first-index rule).
 - pinned (known) bits: with saturating arithmetic a bit at +-127 can be dragged across zero by
