@@ -258,3 +258,98 @@ def test_fast_syndrome_is_qc_syndrome(fam, which, F, dens, seed):
     x = (rng.random((F, code.n)) < dens).astype(np.uint8)
     assert np.array_equal(fast_syndrome(code, x), qc_syndrome(code.base, code.Z, x))
     assert np.array_equal(fast_syndrome(code, x[0]), qc_syndrome(code.base, code.Z, x[0]))
+
+
+def _model_warm(code, post, floor, msgs, synd, flip, *, max_iter, msg_bits, norm_num, norm_shift,
+                offset, stall):
+    """numpy model of one frame's warm 8-bit decoding (the kernel's documented arithmetic on the
+    doubled layout, rows of a layer as arrays): returns the new state, iterations, flag, trace."""
+    from postproc.reconcile.decoder import _layers_of
+
+    ptr, col, sh = _layers_of(code.base)
+    Z, W = code.Z, 2 * code.Z + 32
+    nb = code.n // Z
+    L = post.reshape(nb, W)[:, :Z].astype(np.int64).reshape(-1)
+    Fl = floor.reshape(nb, W)[:, :Z].astype(np.int64).reshape(-1)
+    R = msgs.astype(np.int64).reshape(-1, Z)
+    syb = (synd < 0).reshape(-1, Z)
+    mm = (1 << (msg_bits - 1)) - 1
+    rows = np.arange(Z)
+    idx = [col[ptr[i]:ptr[i + 1], None] * Z + (rows[None, :] + sh[ptr[i]:ptr[i + 1], None]) % Z
+           for i in range(len(ptr) - 1)]
+
+    def g(m):
+        return np.maximum(((m * norm_num) >> norm_shift) - offset, 0)
+
+    best, best_it, trace = ptr[-1] * Z + 1, 0, []
+    for it in range(max_iter):
+        bad = 0
+        for i, ix in enumerate(idx):
+            e = slice(ptr[i], ptr[i + 1])
+            q = np.clip(L[ix] - R[e], -127, 127)
+            a = np.minimum(np.abs(q), mm)
+            par = syb[i] ^ (np.sum(q < 0, axis=0) & 1).astype(bool)
+            bad += int(par.sum())
+            srt = np.sort(a, axis=0)
+            g1 = np.where(par, -g(srt[0]), g(srt[0]))
+            g2 = np.where(par, -g(srt[1]), g(srt[1]))
+            m = np.where(a == srt[0][None, :], g2[None, :], g1[None, :])
+            R[e] = np.where(q < 0, -m, m)
+            L[ix] = np.maximum(np.clip(q + R[e], -128, 127), Fl[ix])
+        sat = all(not (syb[i] ^ (np.sum(L[ix] < 0, axis=0) & 1).astype(bool)).any()
+                  for i, ix in enumerate(idx))
+        if sat:
+            res = (it + 1, True)
+            break
+        if stall <= 0:
+            continue
+        trace.append(bad)
+        if bad < best:
+            best, best_it = bad, it
+        elif it - best_it >= stall:
+            res = (it + 1, False)
+            break
+    else:
+        res = (max_iter, False)
+    return L, R.reshape(-1), ((L < 0) ^ (flip != 0)).astype(np.uint8), res[0], res[1], trace
+
+
+@pytest.mark.parametrize("name,q,msg_bits,off", [("qc256x18z128s2012", 0.012, 6, 1),
+                                                 ("qc256x116z128s2012", 0.075, 7, 0)])
+def test_warm_rounds_with_pins_follow_the_numpy_model(name, q, msg_bits, off):
+    # blind-protocol-like use on n32k codes (Z = 128): error-pattern state with known bits, a
+    # round with stall, bits pinned to their true values (both signs), a warm round on a subset;
+    # every round equals the model run from the state before it (posteriors both halves,
+    # messages, decisions, iterations, flags, progress trace)
+    code = get_code(name)
+    rng = np.random.default_rng(11)
+    F = 3
+    x, y, s = _frames(code, q, F, 12)
+    st = error_state(code, channel_llr(y, q), 4.0, s, rng.random((F, code.n)) < 0.05)
+    kw = dict(max_iter=12, msg_bits=msg_bits, norm_num=7, norm_shift=3, offset=off, stall=2)
+    frames = np.arange(F)
+    nb, Z, W = code.n // code.Z, code.Z, 2 * code.Z + 32
+    checked = 0
+    for _ in range(3):
+        before = [(st.post[f].copy(), st.floor[f].copy(), st.msgs[f].copy(), st.synd[f].copy(),
+                   st.flip[f].copy()) for f in frames]
+        tr = np.full((frames.size, kw["max_iter"]), -1, np.int32)
+        out, it, ok = decode_fast_warm(st, frames=frames, trace=tr, **kw)
+        for j, f in enumerate(frames):
+            L, R, hard, it_m, ok_m, trace_m = _model_warm(code, *before[j], **kw)
+            post = st.post[f].reshape(nb, W)
+            assert np.array_equal(post[:, :Z].reshape(-1), L)
+            assert np.array_equal(post[:, Z : 2 * Z].reshape(-1), L)
+            assert np.array_equal(st.msgs[f], R) and np.array_equal(out[j], hard)
+            assert (it[j], ok[j]) == (it_m, ok_m)
+            k = len(trace_m)
+            assert np.array_equal(tr[j, :k], trace_m) and (tr[j, k:] == -1).all()
+            checked += 1
+        frames = frames[~ok]
+        if not frames.size:
+            break
+        # pin 3 % of the failing frames' bits to Alice's values (error pattern: bit values)
+        rows = np.repeat(frames, code.n // 32)
+        pos = np.concatenate([rng.choice(code.n, code.n // 32, replace=False) for _ in frames])
+        pin_bits(st, rows, pos, x[rows, pos])
+    assert checked > F  # at least one warm round after pins

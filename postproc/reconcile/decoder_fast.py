@@ -9,10 +9,14 @@ start gives the same decisions, iteration counts and flags (tested). What makes 
   arithmetic as int64; the saturating add/subtract are therefore LLVM ``sadd.sat``/``ssub.sat``
   intrinsics on i8 (``vpaddsb``/``vpsubsb``), and the remaining selects/min/max are narrowed back
   to bytes by LLVM because every result is stored to an int8 array.
-- each block column's posteriors are kept twice in a row (``[L_j, L_j, pad]``), so the rotated
-  read ``L_j[(r + s) % Z]`` is one contiguous slice ``[s, s + Z)`` (no wraparound, no gather, no
-  remainder loop for Z a multiple of 32); after a write the duplicate is refreshed by two
-  32-byte-chunk copies that may run into the pad (they copy values that are already equal).
+- the state keeps each block column's posteriors twice in a row (``[L_j, L_j, pad]``); the kernel
+  works on a compact aligned copy ``[pad, L_j, L_j rows 0..31]`` per column, so a rotated 32-row
+  read ``L_j[(r + s) % Z ...]`` is one load, and a write that wraps is stored a second time at
+  ``-Z`` or ``+Z`` (no per-layer refresh of the duplicate, which read bytes just stored at another
+  alignment and branched on the shift: ~1.5-2x of the old kernel's time). The 32-row slots of a
+  layer are ordered by that extra store (:func:`_plan`; min-sum is independent of the order of a
+  row's entries), so no store depends on a data-dependent branch; messages are kept in slot order
+  while the kernel runs (each pass streams them). See :func:`_fast_run`.
 - the min1 entry is recognised by ``a == min1`` instead of a stored index (a tie implies
   ``min2 == min1``, so the message is the same as the reference's first-index rule).
 - pinned (known) bits: with saturating arithmetic a bit at +-127 can be dragged across zero by
@@ -249,15 +253,66 @@ def _ld(typingctx, ary, idx):
     return ary.dtype(ary, idx), codegen
 
 
+@intrinsic
+def _vsign_nz(typingctx, m, q):
+    """Lane-wise ``-m if q < 0 else m`` as ``vpsignb(m, q | 1)`` (``q | 1`` is never 0, where
+    ``vpsignb`` would give 0); ``m`` in -127..127."""
+    if m != _v8 or q != _v8:
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                            "llvm.x86.avx2.psign.b")
+        one = _splat(builder, ir.Constant(ir.IntType(8), 1))
+        return builder.call(fn, [args[0], builder.or_(args[1], one)])
+
+    return _v8(_v8, _v8), codegen
+
+
+@intrinsic
+def _vlut32(typingctx, lo, hi, m):
+    """Lane-wise ``T[m]`` for 0 <= m <= 31, ``lo``/``hi`` holding ``T[0..15]``/``T[16..31]`` in
+    both 128-bit halves (two ``vpshufb`` and a blend)."""
+    if not all(t == _v8 for t in (lo, hi, m)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VT, [_VT, _VT]),
+                                            "llvm.x86.avx2.pshuf.b")
+        a = builder.call(fn, [args[0], args[2]])
+        b = builder.call(fn, [args[1], args[2]])
+        big = builder.icmp_signed(">", args[2], _splat(builder, ir.Constant(ir.IntType(8), 15)))
+        return builder.select(big, b, a)
+
+    return _v8(_v8, _v8, _v8), codegen
+
+
+@intrinsic
+def _addr(typingctx, ary):
+    """Address of an array's first element (to align scratch buffers)."""
+    if not isinstance(ary, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        return builder.ptrtoint(a.data, ir.IntType(64))
+
+    return types.int64(ary), codegen
+
+
 @numba.njit(cache=True)
-def _meets_syndrome8(ptr, off, Z, Lx, sy) -> bool:
-    """Whether the signs of ``Lx`` meet the syndrome (stops at the first unsatisfied chunk)."""
+def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
+    """Whether the signs of the compact posteriors ``Lc`` (see :func:`_fast_run`) meet the
+    syndrome (stops at the first unsatisfied chunk)."""
     mb = ptr.shape[0] - 1
+    nch = Z // LANE
+    D = pofs.shape[0] // (mb * nch)
     for i in range(mb):
-        for c in range(0, Z, LANE):
-            acc = _vload(sy, i * Z + c)
-            for e in range(ptr[i], ptr[i + 1]):
-                acc = _vxor(acc, _vload(Lx, _ld(off, e) + c))  # sign bit = parity
+        for k in range(nch):
+            acc = _vload(sy, i * Z + k * LANE)
+            sg = (i * nch + k) * D
+            for t in range(sg, sg + ptr[i + 1] - ptr[i]):
+                acc = _vxor(acc, _vload(Lc, o + _ld(pofs, t)))  # sign bit = parity
             if _vnegcount(acc):
                 return False
     return True
@@ -272,65 +327,198 @@ def _hard8(Lx, flip, Z, W, hard) -> None:
 
 
 @numba.njit(cache=True)
-def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard,
-              trace, eoff):
+def _compact(src, W, Z, dst, o, P) -> None:
+    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
+    first 32 rows again right after it (the wrap copy)."""
+    for j in range(src.shape[0] // W):
+        for c in range(0, Z, LANE):
+            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
+        _vstore(dst, o + j * P + Z, _vload(src, j * W))
+
+
+@numba.njit(cache=True)
+def _compact(src, W, Z, dst, o, P) -> None:
+    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
+    first 32 rows again right after it (the wrap copy)."""
+    for j in range(src.shape[0] // W):
+        for c in range(0, Z, LANE):
+            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
+        _vstore(dst, o + j * P + Z, _vload(src, j * W))
+
+
+@numba.njit(cache=True)
+def _plan(ptr, col, sh, Z, nb):
+    """Slots of the kernel: per layer i and 32-row chunk k, D = max check degree slots from
+    ``(i * nch + k) * D`` (nch = Z / 32): the layer's entries ordered by what a write at rotated
+    row ``r = (shift + 32k) % Z`` needs besides its own store: nothing (32 <= r <= Z - 32), one
+    more store at ``r + dz`` (r < 32: the wrap copy, dz = Z; r > Z - 32: the leading rows,
+    dz = -Z), both (Z = 32, r > 0); then dummies up to D (posteriors +127 from a constant
+    block, messages 0: they change neither minimum nor parity, and the first pass of every
+    layer has the same trip count, which the branch predictor learns). Min-sum does not depend
+    on the order of a row's entries (min1 is recognised by value, parity is a XOR), so the
+    results are those of entry order, and the store loops have no data-dependent branch.
+    Returns per slot the offset of its 32 rows in the compact posteriors (column * P + r,
+    P = Z + 64; dummies nb * P), dz, the offset in the entry-major messages (e * Z + 32k; -1
+    for dummies); per (i, k) the starts of the three groups and the real degree."""
+    mb = ptr.shape[0] - 1
+    nch = Z // LANE
+    D = 0
+    for i in range(mb):
+        D = max(D, ptr[i + 1] - ptr[i])
+    P = Z + 2 * LANE
+    pofs = np.full(mb * nch * D, nb * P, dtype=np.int32)
+    dz = np.zeros(mb * nch * D, dtype=np.int32)
+    rofs = np.full(mb * nch * D, -1, dtype=np.int64)
+    grp = np.empty(mb * nch * 4, dtype=np.int64)
+    for i in range(mb):
+        d = ptr[i + 1] - ptr[i]
+        for k in range(nch):
+            sg = (i * nch + k) * D
+            gi = (i * nch + k) * 4
+            t = sg
+            for g in range(3):
+                grp[gi + g] = t - sg
+                for e in range(ptr[i], ptr[i + 1]):
+                    r = sh[e] + k * LANE
+                    r = r - Z if r >= Z else r
+                    if (1 if r < LANE else 0) + (1 if r > Z - LANE else 0) == g:
+                        pofs[t] = col[e] * P + r
+                        dz[t] = Z if r < LANE else (-Z if r > Z - LANE else 0)
+                        rofs[t] = e * Z + k * LANE
+                        t += 1
+            grp[gi + 3] = d
+    return pofs, dz, rofs, grp
+
+
+@numba.njit(cache=True)
+def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
+              pofs, dz, rofs, grp):
     """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
     nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
     sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
 
     Rows are independent within a layer, so each layer runs chunk by chunk of 32 rows, every entry
-    of the layer per chunk, with min1/min2/parity in registers. Progress for ``stall`` (free, as
-    in the float kernel): check rows with odd extrinsic sign parity, summed over the iteration."""
+    of the layer per chunk (in the slot order of :func:`_plan`), with min1/min2/parity in
+    registers. Progress for ``stall`` (free, as in the float kernel): check rows with odd
+    extrinsic sign parity, summed over the iteration.
+
+    Inside, the posteriors live in a compact 32-byte-aligned copy ``Lc``: per block column
+    ``[32 pad][Z rows][rows 0..31 again][...]`` (pitch P = Z + 64; the trailing pad is the next
+    column's leading one). A rotated 32-row read at row ``r`` (< Z) is one load at ``r``; a write
+    that runs past row Z - 1 also lands at ``r - Z`` (its wrapped lanes onto rows 0.., the others
+    into the leading pad) and a write starting below row 32 also at ``r + Z`` (the wrap copy), so
+    ``Lc`` is always consistent without the old per-layer copy of every column written (extra
+    loads and stores reading bytes just stored at another alignment, and branches on the shift).
+    Floors get the same layout (read only). The messages are kept in slot order (each chunk
+    pass reads and writes them sequentially). ``Lx`` and ``R`` are written back before
+    returning (``Lx``'s pad bytes are not touched)."""
     mb = ptr.shape[0] - 1
-    dmax = 0
-    for i in range(mb):
-        dmax = max(dmax, ptr[i + 1] - ptr[i])
-    Q = np.empty(dmax * LANE, dtype=np.int8)
+    nb = Lx.shape[0] // W
+    nch = Z // LANE
+    P = Z + 2 * LANE
+    ns_ = pofs.shape[0]
+    D = ns_ // (mb * nch)  # slots per (layer, chunk), dummies included
+    Lbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
+    Fbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
+    Rbuf = np.empty(ns_ * LANE + LANE, dtype=np.int8)
+    Q = np.empty(D * LANE + LANE, dtype=np.int8)
+    o = LANE + ((-_addr(Lbuf)) & (LANE - 1))  # row 0 of column 0, 32-byte aligned
+    of = LANE + ((-_addr(Fbuf)) & (LANE - 1))
+    orr = (-_addr(Rbuf)) & (LANE - 1)
+    oq = (-_addr(Q)) & (LANE - 1)
+    _compact(Lx, W, Z, Lbuf, o, P)
+    _compact(Fl, W, Z, Fbuf, of, P)
+    _vstore(Lbuf, o + nb * P, _vsplat(PMAX))  # the dummies' posteriors
+    zero = _vsplat(0)
+    for t in range(ns_):
+        _vstore(Rbuf, orr + t * LANE, _vload(R, rofs[t]) if rofs[t] >= 0 else zero)
+    dfl = of - o
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
+    # g() of 0..31 as two vpshufb tables (msg_bits <= 6), computed by _vg itself
+    gt = np.empty(2 * LANE, dtype=np.int8)
+    for v in range(LANE):
+        gt[v] = v
+    gv = _vg(_vload(gt, 0), nn, ns, off)
+    _vstore(gt, 0, gv)
+    _vstore(gt, LANE, gv)
+    for v in range(16):
+        gt[16 + v] = gt[v]
+        gt[LANE + v] = gt[LANE + 16 + v]
+    glo = _vload(gt, 0)
+    ghi = _vload(gt, LANE)
+    lut = mmax <= 31
+    small = D <= 16
     best = ptr[mb] * Z + 1
     best_it = 0
+    res_it = max_iter
+    res_ok = False
     for it in range(max_iter):
         bad = 0
         for i in range(mb):
-            e0 = ptr[i]
-            e1 = ptr[i + 1]
-            for c in range(0, Z, LANE):
+            for k in range(nch):
+                sg = (i * nch + k) * D
+                gi = (i * nch + k) * 4
                 mn1 = mm
                 mn2 = mm
-                par = _vload(sy, i * Z + c)
-                for e in range(e0, e1):
-                    q = _vmax(_vsubs(_vload(Lx, _ld(eoff, e) + c), _vload(R, e * Z + c)), lo)
-                    _vstore(Q, (e - e0) * LANE, q)
-                    a = _vmin(_vabs(q), mm)
+                par = _vload(sy, i * Z + k * LANE)
+                for t in range(D):  # dummies included (see _plan)
+                    q = _vmax(_vsubs(_vload(Lbuf, o + _ld(pofs, sg + t)),
+                                     _vload(Rbuf, orr + (sg + t) * LANE)), lo)
+                    _vstore(Q, oq + t * LANE, q)
+                    # no clamp at mmax: mn1/mn2 start at mmax, so min/max give the same minima
+                    a = _vabs(q)
                     par = _vxor(par, q)
                     mn2 = _vmin(mn2, _vmax(mn1, a))
                     mn1 = _vmin(mn1, a)
                 bad += _vnegcount(par)
                 # g() of both minima with the row parity folded into their sign
-                g1 = _vneg_where(par, _vg(mn1, nn, ns, off))
-                g2 = _vneg_where(par, _vg(mn2, nn, ns, off))
-                for e in range(e0, e1):
-                    q = _vload(Q, (e - e0) * LANE)
-                    # the min1 entry is recognised by a == min1: a tie means min2 == min1
-                    m = _vsel_eq(_vmin(_vabs(q), mm), mn1, g2, g1)
-                    rv = _vneg_where(q, m)
-                    _vstore(R, e * Z + c, rv)
-                    p = _ld(eoff, e) + c
-                    _vstore(Lx, p, _vmax(_vadds(q, rv), _vload(Fl, p)))
-            for e in range(e0, e1):
-                # refresh the duplicate: [s, Z) -> [s+Z, 2Z) first, then [Z, Z+s) -> [0, s);
-                # whole chunks that overrun copy values that are already equal (or into the pad)
-                s = _ld(sh, e)
-                b = _ld(eoff, e) - s
-                for c in range(0, Z - s, LANE):
-                    _vstore(Lx, b + s + Z + c, _vload(Lx, b + s + c))
-                for c in range(0, s, LANE):
-                    _vstore(Lx, b + c, _vload(Lx, b + Z + c))
-        if _meets_syndrome8(ptr, eoff, Z, Lx, sy):
-            if hard.shape[0]:
-                _hard8(Lx, flip, Z, W, hard)
-            return it + 1, True
+                if lut:
+                    g1 = _vsign_nz(_vlut32(glo, ghi, mn1), par)
+                    g2 = _vsign_nz(_vlut32(glo, ghi, mn2), par)
+                else:
+                    g1 = _vsign_nz(_vg(mn1, nn, ns, off), par)
+                    g2 = _vsign_nz(_vg(mn2, nn, ns, off), par)
+                # the slot groups of _plan: extra stores without data-dependent branches
+                if small:  # low degree: one loop (more stores, fewer loop exits to predict)
+                    for t in range(_ld(grp, gi + 2)):
+                        q = _vload(Q, oq + t * LANE)
+                        rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                        _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                        p = o + _ld(pofs, sg + t)
+                        x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                        _vstore(Lbuf, p, x)
+                        _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                for t in range(0 if small else _ld(grp, gi + 1)):
+                    q = _vload(Q, oq + t * LANE)
+                    # min1's entry is recognised by |q| == min1: a tie means min2 == min1, and
+                    # |q| > mmax >= min1 picks g1 as the clamped compare did
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    _vstore(Lbuf, p, _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl)))
+                for t in range(_ld(grp, gi + 2) if small else _ld(grp, gi + 1),
+                               _ld(grp, gi + 2)):
+                    q = _vload(Q, oq + t * LANE)
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                    _vstore(Lbuf, p, x)
+                    _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                for t in range(_ld(grp, gi + 2), _ld(grp, gi + 3)):  # Z = 32 only
+                    q = _vload(Q, oq + t * LANE)
+                    rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
+                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    p = o + _ld(pofs, sg + t)
+                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
+                    _vstore(Lbuf, p, x)
+                    _vstore(Lbuf, p + Z, x)
+                    _vstore(Lbuf, p - Z, x)
+        if _meets_syndrome8(ptr, pofs, Z, Lbuf, o, sy):
+            res_it = it + 1
+            res_ok = True
+            break
         if stall <= 0:
             continue
         if it < trace.shape[0]:
@@ -339,22 +527,29 @@ def _fast_run(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, o
             best = bad
             best_it = it
         elif it - best_it >= stall:
-            if hard.shape[0]:
-                _hard8(Lx, flip, Z, W, hard)
-            return it + 1, False
+            res_it = it + 1
+            break
+    for j in range(nb):
+        for c in range(0, Z, LANE):
+            v = _vload(Lbuf, o + j * P + c)
+            _vstore(Lx, j * W + c, v)
+            _vstore(Lx, j * W + Z + c, v)
+    for t in range(ns_):
+        if rofs[t] >= 0:
+            _vstore(R, rofs[t], _vload(Rbuf, orr + t * LANE))
     if hard.shape[0]:
         _hard8(Lx, flip, Z, W, hard)
-    return max_iter, False
+    return res_it, res_ok
 
 
 @numba.njit(cache=True, parallel=True)
 def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
                 out, iters, ok, trace):
-    eoff = col * W + sh  # offset of each entry's rotated slice in the doubled layout
+    pofs, dz, rofs, grp = _plan(ptr, col, sh, Z, Lx.shape[1] // W)
     for j in prange(sel.shape[0]):
         f = sel[j]
-        it, good = _fast_run(ptr, col, sh, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter,
-                             mmax, nn, ns, off, stall, out[j], trace[j], eoff)
+        it, good = _fast_run(ptr, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax, nn,
+                             ns, off, stall, out[j], trace[j], pofs, dz, rofs, grp)
         iters[j] = it
         ok[j] = good
 
