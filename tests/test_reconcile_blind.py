@@ -298,17 +298,19 @@ def test_sub_code_positions_and_syndrome(ci, n_punct, n_short, seed):
                                           ).sub.code is sub.code  # cached per (code, columns)
 
 
-@pytest.mark.parametrize(("family", "qber", "F"), [("hw", 0.05, 24), ("n32k", 0.01, 24),
-                                                  ("n32k", 0.03, 16)])
-def test_sub_code_decoding_equals_pinning_the_columns(family, qber, F, monkeypatch):
+@pytest.mark.parametrize(("family", "qber", "F", "punct"), [
+    ("hw", 0.05, 24, 0.0), ("hw", 0.05, 24, 0.08), ("n32k", 0.01, 24, 0.0),
+    ("n32k", 0.03, 16, 0.0)])
+def test_sub_code_decoding_equals_pinning_the_columns(family, qber, F, punct, monkeypatch):
     # Bob's 8-bit decoder on the sub-code == the same decoder on the full code with the
-    # shortened columns pinned: same keys, rounds, iterations, requests and ledgers
+    # shortened columns pinned: same keys, rounds, iterations, requests (punctured ones too)
+    # and ledgers
     from postproc.reconcile import blind
 
-    cfg = ReconcileConfig(family=family, decoder="fast", f_start=1.05,
+    cfg = ReconcileConfig(family=family, decoder="fast", f_start=1.05, max_punct_frac=punct,
                           **({"max_rounds": 8, "f_step": 0.12} if family == "hw" else {}))
     lay = choose_layout(qber, cfg)
-    assert lay.short_cols.size > 0
+    assert lay.short_cols.size > 0 and (lay.n_punct > 0) == (punct > 0)
     a, b = _frames(lay, qber, F, 5)
 
     def run():
