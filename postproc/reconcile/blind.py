@@ -92,6 +92,11 @@ class ReconcileConfig:
     # bits (f 1.33 vs 1.48 at QBER 1 %), so the default adapts the rate by shortening only;
     # 0.08 gives Martinez-Mateo's punctured-first blind protocol.
     max_punct_frac: float = 0.0
+    # shorten whole block columns (Z bits each; the remainder < Z spread over the rest as
+    # before) so that the 8-bit decoder runs on the sub-code without them (shortened bits have
+    # error 0: H e = H_sub e_sub) instead of paying their edges every iteration. None = on for
+    # decoder "fast" only: the other decoders keep their layout (and results) unless asked.
+    short_columns: bool | None = None
     max_iter: int = 60
     alpha: float = 0.875  # 7/8, the same factor as the fixed-point default
     # float decoder: give up a round after this many iterations without progress (3: half the
@@ -138,11 +143,6 @@ class ReconcileConfig:
     # none (f 1.3588 / 1.3565, 39.8 / 39.3); fast_stall 3 in every round also lost none but cost
     # 31 % more iterations (50.8); at 1 %: f 1.3075 vs 1.3078, 37.1 vs 37.0 iterations.
     fast_late_round: int | None = 8
-    # shorten whole block columns (Z bits each; the remainder < Z spread over the rest as
-    # before) so that the 8-bit decoder runs on the sub-code without them (shortened bits have
-    # error 0: H e = H_sub e_sub) instead of paying their edges every iteration. None = on for
-    # decoder "fast" only: the other decoders keep their layout (and results) unless asked.
-    short_columns: bool | None = None
 
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
