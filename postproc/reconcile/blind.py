@@ -167,11 +167,6 @@ def fast_params(cfg: ReconcileConfig, code: QCCode) -> tuple[float, int, int]:
     return float(scale), int(bits), int(off)
 
 
-def uses_short_columns(cfg: ReconcileConfig) -> bool:
-    """Whether :func:`choose_layout` shortens whole block columns for ``cfg``."""
-    return cfg.decoder == "fast" if cfg.short_columns is None else bool(cfg.short_columns)
-
-
 @dataclass(frozen=True)
 class Layout:
     """Where the key, punctured and shortened bits sit in a frame (derived, never sent)."""
@@ -375,6 +370,11 @@ def make_layout(
                   int(flat_rounds), cols)
 
 
+def uses_short_columns(cfg: ReconcileConfig) -> bool:
+    """Whether :func:`choose_layout` shortens whole block columns for ``cfg``."""
+    return cfg.decoder == "fast" if cfg.short_columns is None else bool(cfg.short_columns)
+
+
 def choose_layout(qber_hint: float, cfg: ReconcileConfig) -> Layout:
     """Code and layout for a batch at (roughly) ``qber_hint``.
 
@@ -464,6 +464,9 @@ class BobState:
     pending: np.ndarray  # int32 frames awaiting reveal values
     pending_pos: np.ndarray  # int32 (len(pending) x reveal_size)
     post: np.ndarray | None = None  # float32 (frames x n) posteriors after the last round
+    # the code the decoder runs on ("fast": without the shortened block columns) and the layout
+    # in its positions (pending_pos and revealed use them)
+    dec: SubCode | None = None
     msgs: np.ndarray | None = None  # float32 messages (warm restart), see decode_minsum_warm
     round: int = 1
     rounds_used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -472,9 +475,6 @@ class BobState:
     # and the channel LLR magnitude of the key bits
     fast: FastState | None = None
     mag: float = 0.0
-    # the code the decoder runs on ("fast": without the shortened block columns) and the layout
-    # in its positions (pending_pos and revealed use them)
-    dec: SubCode | None = None
 
 
 def _ledger_syndrome(ledger: LeakageLedger, layout: Layout, n_frames: int) -> None:
