@@ -371,4 +371,3 @@ def test_fast_late_round_raises_the_stall_from_that_round_on():
     every = run(fast_stall=3, fast_late_round=None)
     assert run(fast_stall=2, fast_late_round=1) == every
     assert run(fast_stall=2, fast_late_round=None) != every
-
