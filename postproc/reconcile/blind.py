@@ -4,6 +4,10 @@ Frame layout: a code of length n carries ``N = n - p - s`` key bits; ``p`` posit
 (Alice fills them with fresh random bits and never sends them; untainted positions, see
 :mod:`postproc.reconcile.construct`) and ``s`` are shortened (value 0, known to both). All frames of
 one batch share the code and the layout, chosen by :func:`choose_layout` from a coarse QBER hint.
+For the 8-bit decoder the shortened bits are whole block columns where possible
+(``ReconcileConfig.short_columns``, :class:`SubCode`): a shortened bit has error 0, so Bob decodes
+the code without those columns (same syndrome, fewer edges per iteration), exactly as if he had
+pinned them on the full code; the messages only carry the positions of the full code.
 
 Exchange (one batch; every message is a frozen dataclass, every step a pure party-side function):
 
