@@ -132,7 +132,7 @@ def test_sub_code_decoding_equals_pinning_the_columns(family, qber, F, punct, mo
 
 @pytest.mark.parametrize("qber", [0.005, 0.02, 0.05, 0.11])
 def test_round_trip_with_short_columns_on_n32k(qber):
-    cfg = ReconcileConfig(decoder="fast")
+    cfg = ReconcileConfig(decoder="fast", short_up_rate=None)
     lay = choose_layout(qber, cfg)
     old = choose_layout(qber, replace(cfg, short_columns=False))
     assert lay.short_cols.size == old.n_short // lay.code.Z and lay.n_key == old.n_key
@@ -143,6 +143,31 @@ def test_round_trip_with_short_columns_on_n32k(qber):
     extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
     assert la.entries.get("revealed", 0) == extra and n == 2 * int(rb.rounds.max())
     assert np.array_equal(rb.errors, (a != b).sum(axis=1))
+
+
+def test_short_up_rate_takes_the_next_code_at_high_first_round_rates():
+    # R* >= short_up_rate: the next higher-rate code, shortened (whole columns) to the same R*;
+    # below it, or without short columns, the usual code. Round trip on the up layout at 1 %
+    from postproc.infotheory import binary_entropy
+
+    codes = sorted(family_codes("n32k"), key=lambda c: c.rate)
+    names = [c.name for c in codes]
+    for q in (0.01, 0.02, 0.03):
+        cfg = ReconcileConfig(decoder="fast")
+        r_star = 1.0 - cfg.f_start * float(binary_entropy(q))
+        lay = choose_layout(q, cfg)
+        usual = choose_layout(q, replace(cfg, short_up_rate=None))
+        assert choose_layout(q, replace(cfg, short_columns=False)).code is usual.code
+        step = names.index(lay.code.name) - names.index(usual.code.name)
+        assert step == (1 if r_star >= cfg.short_up_rate else 0)
+        k = lay.n_key
+        rate = (k - lay.code.m) / k  # first-round rate of the shortened code (n_punct = 0)
+        assert abs(rate - r_star) < 1e-4 and lay.short_cols.size == lay.n_short // lay.code.Z
+    cfg = ReconcileConfig(decoder="fast")
+    lay = choose_layout(0.01, cfg)
+    a, b = _frames(lay, 0.01, 10, 6)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.01, np.random.default_rng(2), cfg)
+    assert ra.n_failed == 0 and np.array_equal(rb.key, a) and la.as_dict() == lb.as_dict()
 
 
 @pytest.mark.parametrize("decoder", ["float", "fixed", "bp"])
