@@ -163,6 +163,15 @@ def test_short_up_rate_takes_the_next_code_at_high_first_round_rates():
         k = lay.n_key
         rate = (k - lay.code.m) / k  # first-round rate of the shortened code (n_punct = 0)
         assert abs(rate - r_star) < 1e-4 and lay.short_cols.size == lay.n_short // lay.code.Z
+    # the column rule by first-round rate: "even" at 0.5 % (rate 0.948), "bal" below 0.94
+    from postproc.reconcile.blind import SHORT_EVEN_RATE, _short_columns
+
+    for q, rule in ((0.005, "even"), (0.01, "bal"), (0.03, "bal")):
+        lay = choose_layout(q, ReconcileConfig(decoder="fast"))
+        k = lay.n_key
+        assert ((k - lay.code.m) / k >= SHORT_EVEN_RATE) == (rule == "even")
+        assert np.array_equal(lay.short_cols, _short_columns(
+            lay.code, lay.punct_pos, lay.n_short // lay.code.Z, rule))
     cfg = ReconcileConfig(decoder="fast")
     lay = choose_layout(0.01, cfg)
     a, b = _frames(lay, 0.01, 10, 6)
