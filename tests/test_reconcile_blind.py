@@ -47,6 +47,160 @@ def test_layout_bookkeeping():
         make_layout(code, code.puncture_order.size + 1, 0, 1)
 
 
+# --- decoder "fast": whole shortened block columns, decoded on the sub-code without them -------
+
+
+def _frames(lay, q, F, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2, (F, lay.n_key), dtype=np.uint8)
+    return a, a ^ (rng.random(a.shape) < q).astype(np.uint8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 3), st.integers(0, 60), st.integers(0, 400), st.integers(0, 2**32 - 1))
+def test_sub_code_positions_and_syndrome(ci, n_punct, n_short, seed):
+    # the sub-code is the full code without the shortened block columns: its positions map
+    # block-wise and increasingly, and a word that is 0 at the removed columns has the same
+    # syndrome in both codes (so Alice's syndrome serves Bob's sub-code decoding as it is)
+    code = family_codes("hw")[ci]
+    n_punct = min(n_punct, code.puncture_order.size)
+    lay = make_layout(code, n_punct, n_short, 3, short_columns=True)
+    Z = code.Z
+    assert lay.short_cols.size == len(set((lay.short_pos // Z).tolist()) - set(
+        (np.concatenate([lay.key_pos, lay.punct_pos]) // Z).tolist()))  # exactly the whole ones
+    assert np.array_equal(np.sort(np.concatenate([lay.punct_pos, lay.short_pos, lay.key_pos])),
+                          np.arange(code.n))
+    assert lay.n_key == make_layout(code, n_punct, n_short, 3).n_key
+    deg = (code.base >= 0).sum(axis=0)
+    assert (deg[lay.short_cols] > 2).all()  # never a staircase (parity) column
+    sub = lay.sub
+    keep = np.setdiff1d(np.arange(code.nb), lay.short_cols)
+    assert np.array_equal(sub.code.base, code.base[:, keep]) and sub.code.m == code.m
+    assert np.array_equal(sub.to_full(sub.key_pos), lay.key_pos)
+    assert np.array_equal(sub.to_full(sub.punct_pos), lay.punct_pos)
+    assert np.all(np.diff(sub.key_pos) > 0)
+    v = np.arange(sub.code.n)
+    assert np.array_equal(sub.to_sub(code, sub.to_full(v)), v)
+    left = np.setdiff1d(lay.short_pos, sub.to_full(v), assume_unique=True)
+    assert left.size == lay.short_cols.size * Z  # the removed ones; the rest are pinned
+    assert np.array_equal(np.sort(np.concatenate([sub.to_full(sub.short_pos), left])),
+                          lay.short_pos)
+    x = np.random.default_rng(seed).integers(0, 2, (2, code.n), dtype=np.uint8)
+    x[:, lay.short_pos] = 0
+    assert np.array_equal(code.syndrome(x), sub.code.syndrome(x[:, sub.to_full(v)]))
+    assert lay.sub is sub and make_layout(code, n_punct, n_short, 3, short_columns=True
+                                          ).sub.code is sub.code  # cached per (code, columns)
+
+
+@pytest.mark.parametrize(("family", "qber", "F", "punct"), [
+    ("hw", 0.05, 24, 0.0), ("hw", 0.05, 24, 0.08), ("n32k", 0.01, 24, 0.0),
+    ("n32k", 0.03, 16, 0.0)])
+def test_sub_code_decoding_equals_pinning_the_columns(family, qber, F, punct, monkeypatch):
+    # Bob's 8-bit decoder on the sub-code == the same decoder on the full code with the
+    # shortened columns pinned: same keys, rounds, iterations, requests (punctured ones too)
+    # and ledgers
+    from postproc.reconcile import blind
+
+    cfg = ReconcileConfig(family=family, decoder="fast", f_start=1.05, max_punct_frac=punct,
+                          **({"max_rounds": 8, "f_step": 0.12} if family == "hw" else {}))
+    lay = choose_layout(qber, cfg)
+    assert lay.short_cols.size > 0 and (lay.n_punct > 0) == (punct > 0)
+    a, b = _frames(lay, qber, F, 5)
+
+    def run():
+        la, lb = LeakageLedger(), LeakageLedger()
+        st_a, msg = alice_start(a, qber, np.random.default_rng(1), la, cfg)
+        st_b, reply = bob_start(msg, b, lb, cfg)
+        seq = [reply]
+        while (rev := alice_reveal(st_a, reply, la)) is not None:
+            reply = bob_continue(st_b, rev, lb)
+            seq.append(reply)
+        rb = blind.bob_finish(st_b)
+        assert la.as_dict() == lb.as_dict()
+        return (st_b.fast.code.n, rb.iterations, rb.rounds.tolist(), rb.key.tobytes(),
+                rb.kept.tolist(), lb.as_dict(),
+                [(r.ok.tobytes(), r.frames.tobytes(), r.positions.tobytes()) for r in seq])
+
+    sub = run()
+    full = blind.sub_code
+    monkeypatch.setattr(blind, "sub_code", lambda layout, remove=True: full(layout, False))
+    pinned = run()
+    assert sub[0] == lay.code.n - lay.short_cols.size * lay.code.Z and pinned[0] == lay.code.n
+    assert sub[1:] == pinned[1:]
+    assert len(sub[-1]) > 2  # reveal rounds were exercised
+
+
+@pytest.mark.parametrize("qber", [0.005, 0.02, 0.05, 0.11])
+def test_round_trip_with_short_columns_on_n32k(qber):
+    cfg = ReconcileConfig(decoder="fast", short_up_rate=None)
+    lay = choose_layout(qber, cfg)
+    old = choose_layout(qber, replace(cfg, short_columns=False))
+    assert lay.short_cols.size == old.n_short // lay.code.Z and lay.n_key == old.n_key
+    a, b = _frames(lay, qber, 12, 3)
+    ra, rb, la, lb, n = reconcile_local(a, b, qber, np.random.default_rng(2), cfg)
+    assert ra.n_failed == 0 and np.array_equal(rb.key, a) and np.array_equal(ra.key, a)
+    assert la.as_dict() == lb.as_dict()
+    extra = sum(sum(lay.reveal_after(k) for k in range(1, int(r))) for r in rb.rounds)
+    assert la.entries.get("revealed", 0) == extra and n == 2 * int(rb.rounds.max())
+    assert np.array_equal(rb.errors, (a != b).sum(axis=1))
+
+
+def test_short_up_rate_takes_the_next_code_at_high_first_round_rates():
+    # R* >= short_up_rate: the next higher-rate code, shortened (whole columns) to the same R*;
+    # below it, or without short columns, the usual code. Round trip on the up layout at 1 %
+    from postproc.infotheory import binary_entropy
+
+    codes = sorted(family_codes("n32k"), key=lambda c: c.rate)
+    names = [c.name for c in codes]
+    for q in (0.01, 0.02, 0.03):
+        cfg = ReconcileConfig(decoder="fast")
+        r_star = 1.0 - cfg.f_start * float(binary_entropy(q))
+        lay = choose_layout(q, cfg)
+        usual = choose_layout(q, replace(cfg, short_up_rate=None))
+        assert choose_layout(q, replace(cfg, short_columns=False)).code is usual.code
+        step = names.index(lay.code.name) - names.index(usual.code.name)
+        assert step == (1 if r_star >= cfg.short_up_rate else 0)
+        k = lay.n_key
+        rate = (k - lay.code.m) / k  # first-round rate of the shortened code (n_punct = 0)
+        assert abs(rate - r_star) < 1e-4 and lay.short_cols.size == lay.n_short // lay.code.Z
+    # the column rule by first-round rate: "even" at 0.5 % (rate 0.948), "bal" below 0.94
+    from postproc.reconcile.blind import SHORT_EVEN_RATE, _short_columns
+
+    for q, rule in ((0.005, "even"), (0.01, "bal"), (0.03, "bal")):
+        lay = choose_layout(q, ReconcileConfig(decoder="fast"))
+        k = lay.n_key
+        assert ((k - lay.code.m) / k >= SHORT_EVEN_RATE) == (rule == "even")
+        assert np.array_equal(lay.short_cols, _short_columns(
+            lay.code, lay.punct_pos, lay.n_short // lay.code.Z, rule))
+    cfg = ReconcileConfig(decoder="fast")
+    lay = choose_layout(0.01, cfg)
+    a, b = _frames(lay, 0.01, 10, 6)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.01, np.random.default_rng(2), cfg)
+    assert ra.n_failed == 0 and np.array_equal(rb.key, a) and la.as_dict() == lb.as_dict()
+
+
+@pytest.mark.parametrize("decoder", ["float", "fixed", "bp"])
+def test_other_decoders_keep_the_bit_spread_layout(decoder):
+    # their default layout is exactly the old one; given a column layout (Alice's choice, sent
+    # in SyndromeMsg.short_columns) Bob derives the same one whatever his decoder
+    for q in (0.01, 0.03):
+        cfg = ReconcileConfig(decoder=decoder)
+        lay = choose_layout(q, cfg)
+        code = lay.code
+        ref = make_layout(code, lay.n_punct, lay.n_short, lay.reveal_size)
+        assert lay.short_cols.size == 0
+        assert np.array_equal(lay.short_pos, ref.short_pos)
+        assert np.array_equal(lay.key_pos, ref.key_pos)
+    cfg = replace(HW, decoder=decoder)
+    col = choose_layout(0.05, replace(cfg, short_columns=True))
+    assert col.short_cols.size > 0
+    a, b = _frames(col, 0.05, 20, 8)
+    ra, rb, la, lb, _ = reconcile_local(a, b, 0.05, np.random.default_rng(4), cfg, col)
+    assert ra.kept.size >= 16 and np.array_equal(ra.kept, rb.kept)
+    assert (ra.key != rb.key).any(axis=1).sum() <= 1
+    assert la.as_dict() == lb.as_dict()
+
+
 @pytest.mark.parametrize("punct", [0.0, 0.08])
 @pytest.mark.parametrize("qber", [0.02, 0.08])
 def test_round_trip_keys_agree_and_ledgers_match(qber, punct):
