@@ -300,6 +300,33 @@ def _addr(typingctx, ary):
     return types.int64(ary), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, ary, idx):
+    """Prefetch the cache line of ``ary[idx]`` (1-D array) into all levels (``prefetcht0``)."""
+    if not (isinstance(ary, types.Array) and ary.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        p = builder.bitcast(builder.gep(a.data, [i]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            ir.VoidType(), [p.type, i32, i32, i32]), "llvm.prefetch.p0i8")
+        builder.call(fn, [p, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(ary, idx), codegen
+
+
+@numba.njit(cache=True)
+def _prefetch_part(a, part, nparts) -> None:
+    """Prefetch the ``part``-th of ``nparts`` slices of ``a``'s cache lines."""
+    lines = (a.shape[0] + 63) // 64
+    for t in range(lines * part // nparts, lines * (part + 1) // nparts):
+        _prefetch(a, t * 64)
+
+
 @numba.njit(cache=True)
 def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
     """Whether the signs of the compact posteriors ``Lc`` (see :func:`_fast_run`) meet the
@@ -373,7 +400,7 @@ def _plan(ptr, col, sh, Z, nb):
 
 @numba.njit(cache=True)
 def _fast_run(ptr, Z, nb, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
-              pofs, dz, grp):
+              pofs, dz, grp, nLx, nFl, nR):
     """Layered 8-bit min-sum iterations on one frame's compact posteriors ``Lx`` and floors
     ``Fl`` (layout below, :func:`_layout`) and messages ``R`` (slot order of :func:`_plan`), in
     place; ``sy`` the syndrome as sign bytes (-128 = 1); ``hard`` gets the decisions (``flip``
@@ -395,7 +422,9 @@ def _fast_run(ptr, Z, nb, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stal
     Floors have the same layout (read only). The messages are in slot order (each chunk pass
     reads and writes them sequentially; dummies' messages stay 0). This is the state's own
     layout: nothing is converted per call (the pads get whatever the wrapping stores put there;
-    nothing reads them)."""
+    nothing reads them). A frame's state (~200 KB for n32k) is cold when its turn comes in a
+    batch, and the rotated accesses of the first iteration would wait for memory: that
+    iteration prefetches the next frame's ``nLx``, ``nFl``, ``nR``, a share per 32-row pass."""
     mb = ptr.shape[0] - 1
     nch = Z // LANE
     P = Z + 2 * LANE
@@ -444,6 +473,10 @@ def _fast_run(ptr, Z, nb, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stal
                     mn2 = _vmin(mn2, _vmax(mn1, a))
                     mn1 = _vmin(mn1, a)
                 bad += _vnegcount(par)
+                if it == 0:
+                    _prefetch_part(nLx, i * nch + k, mb * nch)
+                    _prefetch_part(nFl, i * nch + k, mb * nch)
+                    _prefetch_part(nR, i * nch + k, mb * nch)
                 # g() of both minima with the row parity folded into their sign
                 if lut:
                     g1 = _vsign_nz(_vlut32(glo, ghi, mn1), par)
@@ -512,8 +545,10 @@ def _fast_batch(ptr, col, sh, Z, nb, Lx, Fl, R, sy, flip, sel, max_iter, mmax, n
     pofs, dz, _, grp = _plan(ptr, col, sh, Z, nb)
     for j in prange(sel.shape[0]):
         f = sel[j]
+        g = sel[j + 1] if j + 1 < sel.shape[0] else f  # the next frame (same thread, mostly)
         it, good = _fast_run(ptr, Z, nb, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax,
-                             nn, ns, off, stall, out[j], trace[j], pofs, dz, grp)
+                             nn, ns, off, stall, out[j], trace[j], pofs, dz, grp, Lx[g], Fl[g],
+                             R[g])
         iters[j] = it
         ok[j] = good
 
