@@ -375,3 +375,24 @@ def test_warm_rounds_with_pins_follow_the_numpy_model(name, q, msg_bits, off):
         pos = np.concatenate([rng.choice(code.n, code.n // 32, replace=False) for _ in frames])
         pin_bits(st, rows, pos, x[rows, pos])
     assert checked > F  # at least one warm round after pins
+
+
+def test_state_in_the_kernel_layout_reads_back_in_bit_order_and_is_checked():
+    # the state is the kernel's compact layout: posteriors()/messages() give bit/edge order, and
+    # decode_fast_warm refuses arrays of another layout (its loads and stores are unchecked)
+    from dataclasses import replace
+
+    code = family_codes("hw")[1]
+    _x, y, s = _frames(code, 0.06, 3, 7)
+    ql = quantize_llr(channel_llr(y, 0.06), 4.0)
+    st = fast_state(code, ql, s)
+    assert np.array_equal(st.posteriors(), np.clip(ql, -127, 127).astype(np.int8))
+    assert np.array_equal(st.posteriors([2, 0]), st.posteriors()[[2, 0]])
+    E = int((code.base >= 0).sum())
+    assert st.messages().shape == (3, E * code.Z) and not st.messages().any()
+    decode_fast_warm(st, max_iter=3)
+    assert st.messages().any() and np.array_equal(st.messages([1]), st.messages()[1:2])
+    with pytest.raises(ValueError, match="msgs"):
+        decode_fast_warm(replace(st, msgs=np.zeros((3, st.msgs.shape[1] - 32), np.int8)))
+    with pytest.raises(ValueError, match="post"):
+        decode_fast_warm(replace(st, post=np.asfortranarray(st.post)))
