@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postproc.reconcile.decoder import channel_llr, decode_layered_fixed, quantize_llr
+from postproc.reconcile.decoder import _layers_of, channel_llr, decode_layered_fixed, quantize_llr
 from postproc.reconcile.decoder_fast import (
+    _plan,
     decode_fast,
     decode_fast_warm,
     error_state,
@@ -262,15 +263,15 @@ def test_fast_syndrome_is_qc_syndrome(fam, which, F, dens, seed):
 
 def _model_warm(code, post, floor, msgs, synd, flip, *, max_iter, msg_bits, norm_num, norm_shift,
                 offset, stall):
-    """numpy model of one frame's warm 8-bit decoding (the kernel's documented arithmetic on the
-    doubled layout, rows of a layer as arrays): returns the new state, iterations, flag, trace."""
+    """numpy model of one frame's warm 8-bit decoding (the kernel's documented arithmetic in bit
+    and edge order, rows of a layer as arrays) from its posteriors and floors (n, bit order)
+    and messages (E x Z, edge order): returns the new state, iterations, flag, trace."""
     from postproc.reconcile.decoder import _layers_of
 
     ptr, col, sh = _layers_of(code.base)
-    Z, W = code.Z, 2 * code.Z + 32
-    nb = code.n // Z
-    L = post.reshape(nb, W)[:, :Z].astype(np.int64).reshape(-1)
-    Fl = floor.reshape(nb, W)[:, :Z].astype(np.int64).reshape(-1)
+    Z = code.Z
+    L = post.astype(np.int64).reshape(-1)
+    Fl = floor.astype(np.int64).reshape(-1)
     R = msgs.astype(np.int64).reshape(-1, Z)
     syb = (synd < 0).reshape(-1, Z)
     mm = (1 << (msg_bits - 1)) - 1
@@ -319,8 +320,9 @@ def _model_warm(code, post, floor, msgs, synd, flip, *, max_iter, msg_bits, norm
 def test_warm_rounds_with_pins_follow_the_numpy_model(name, q, msg_bits, off):
     # blind-protocol-like use on n32k codes (Z = 128): error-pattern state with known bits, a
     # round with stall, bits pinned to their true values (both signs), a warm round on a subset;
-    # every round equals the model run from the state before it (posteriors both halves,
-    # messages, decisions, iterations, flags, progress trace)
+    # every round equals the model run from the state before it (posteriors, their wrap copies,
+    # messages (dummy slots 0), decisions, iterations, flags, progress trace), in the state's
+    # compact layout: per column [32 pad][Z rows][rows 0..31 again], pitch Z + 64
     code = get_code(name)
     rng = np.random.default_rng(11)
     F = 3
@@ -328,19 +330,39 @@ def test_warm_rounds_with_pins_follow_the_numpy_model(name, q, msg_bits, off):
     st = error_state(code, channel_llr(y, q), 4.0, s, rng.random((F, code.n)) < 0.05)
     kw = dict(max_iter=12, msg_bits=msg_bits, norm_num=7, norm_shift=3, offset=off, stall=2)
     frames = np.arange(F)
-    nb, Z, W = code.n // code.Z, code.Z, 2 * code.Z + 32
+    nb, Z, P = code.n // code.Z, code.Z, code.Z + 64
+
+    def columns(a):  # rows 0..Z+31 of each block column
+        return a[32 : 32 + nb * P].reshape(nb, P)[:, : Z + 32]
+
+    def floors(f):
+        fl = columns(st.floor[f])
+        assert np.array_equal(fl[:, Z:], fl[:, :32])  # the wrap copy, pins included
+        return fl[:, :Z].reshape(-1)
+
+    ptr, col, sh = _layers_of(code.base)
+    rofs = _plan(ptr, col, sh, Z, nb)[2]  # per 32-byte message slot: edge-order offset, -1 dummy
+    real = rofs >= 0
+    assert np.array_equal(np.sort(rofs[real]), np.arange(0, ptr[-1] * Z, 32))  # a bijection
+    assert st.msgs.shape[1] == rofs.size * 32 and (~real).any()
     checked = 0
     for _ in range(3):
-        before = [(st.post[f].copy(), st.floor[f].copy(), st.msgs[f].copy(), st.synd[f].copy(),
+        before = [(st.posteriors([f])[0], floors(f), st.messages([f])[0], st.synd[f].copy(),
                    st.flip[f].copy()) for f in frames]
+        for f in frames:  # the wrap copies of the posteriors (pin_bits writes them too)
+            assert np.array_equal(columns(st.post[f])[:, Z:], columns(st.post[f])[:, :32])
         tr = np.full((frames.size, kw["max_iter"]), -1, np.int32)
         out, it, ok = decode_fast_warm(st, frames=frames, trace=tr, **kw)
         for j, f in enumerate(frames):
             L, R, hard, it_m, ok_m, trace_m = _model_warm(code, *before[j], **kw)
-            post = st.post[f].reshape(nb, W)
+            post = columns(st.post[f])
             assert np.array_equal(post[:, :Z].reshape(-1), L)
-            assert np.array_equal(post[:, Z : 2 * Z].reshape(-1), L)
-            assert np.array_equal(st.msgs[f], R) and np.array_equal(out[j], hard)
+            assert np.array_equal(post[:, Z:], L.reshape(nb, Z)[:, :32])
+            assert (st.post[f, 32 + nb * P :][:32] == 127).all()  # the dummies' posteriors
+            assert np.array_equal(st.messages([f])[0], R) and np.array_equal(out[j], hard)
+            assert np.array_equal(floors(f), before[j][1])
+            assert (st.msgs[f].reshape(-1, 32)[~real] == 0).all()  # dummies' messages stay 0
+            assert (st.msgs[f].reshape(-1, 32)[real] != 0).any()
             assert (it[j], ok[j]) == (it_m, ok_m)
             k = len(trace_m)
             assert np.array_equal(tr[j, :k], trace_m) and (tr[j, k:] == -1).all()
@@ -353,3 +375,24 @@ def test_warm_rounds_with_pins_follow_the_numpy_model(name, q, msg_bits, off):
         pos = np.concatenate([rng.choice(code.n, code.n // 32, replace=False) for _ in frames])
         pin_bits(st, rows, pos, x[rows, pos])
     assert checked > F  # at least one warm round after pins
+
+
+def test_state_in_the_kernel_layout_reads_back_in_bit_order_and_is_checked():
+    # the state is the kernel's compact layout: posteriors()/messages() give bit/edge order, and
+    # decode_fast_warm refuses arrays of another layout (its loads and stores are unchecked)
+    from dataclasses import replace
+
+    code = family_codes("hw")[1]
+    _x, y, s = _frames(code, 0.06, 3, 7)
+    ql = quantize_llr(channel_llr(y, 0.06), 4.0)
+    st = fast_state(code, ql, s)
+    assert np.array_equal(st.posteriors(), np.clip(ql, -127, 127).astype(np.int8))
+    assert np.array_equal(st.posteriors([2, 0]), st.posteriors()[[2, 0]])
+    E = int((code.base >= 0).sum())
+    assert st.messages().shape == (3, E * code.Z) and not st.messages().any()
+    decode_fast_warm(st, max_iter=3)
+    assert st.messages().any() and np.array_equal(st.messages([1]), st.messages()[1:2])
+    with pytest.raises(ValueError, match="msgs"):
+        decode_fast_warm(replace(st, msgs=np.zeros((3, st.msgs.shape[1] - 32), np.int8)))
+    with pytest.raises(ValueError, match="post"):
+        decode_fast_warm(replace(st, post=np.asfortranarray(st.post)))

@@ -9,14 +9,14 @@ start gives the same decisions, iteration counts and flags (tested). What makes 
   arithmetic as int64; the saturating add/subtract are therefore LLVM ``sadd.sat``/``ssub.sat``
   intrinsics on i8 (``vpaddsb``/``vpsubsb``), and the remaining selects/min/max are narrowed back
   to bytes by LLVM because every result is stored to an int8 array.
-- the state keeps each block column's posteriors twice in a row (``[L_j, L_j, pad]``); the kernel
-  works on a compact aligned copy ``[pad, L_j, L_j rows 0..31]`` per column, so a rotated 32-row
-  read ``L_j[(r + s) % Z ...]`` is one load, and a write that wraps is stored a second time at
+- the state is the kernel's own layout (:func:`_layout`, nothing converted per call): per block
+  column ``[pad, L_j, L_j rows 0..31]`` (32-byte aligned), so a rotated 32-row read
+  ``L_j[(r + s) % Z ...]`` is one load, and a write that wraps is stored a second time at
   ``-Z`` or ``+Z`` (no per-layer refresh of the duplicate, which read bytes just stored at another
   alignment and branched on the shift: ~1.5-2x of the old kernel's time). The 32-row slots of a
   layer are ordered by that extra store (:func:`_plan`; min-sum is independent of the order of a
   row's entries), so no store depends on a data-dependent branch; messages are kept in slot order
-  while the kernel runs (each pass streams them). See :func:`_fast_run`.
+  in the state (each pass streams them). See :func:`_fast_run`.
 - the min1 entry is recognised by ``a == min1`` instead of a stored index (a tie implies
   ``min2 == min1``, so the message is the same as the reference's first-index rule).
 - pinned (known) bits: with saturating arithmetic a bit at +-127 can be dragged across zero by
@@ -300,6 +300,33 @@ def _addr(typingctx, ary):
     return types.int64(ary), codegen
 
 
+@intrinsic
+def _prefetch(typingctx, ary, idx):
+    """Prefetch the cache line of ``ary[idx]`` (1-D array) into all levels (``prefetcht0``)."""
+    if not (isinstance(ary, types.Array) and ary.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        p = builder.bitcast(builder.gep(a.data, [i]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            ir.VoidType(), [p.type, i32, i32, i32]), "llvm.prefetch.p0i8")
+        builder.call(fn, [p, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(ary, idx), codegen
+
+
+@numba.njit(cache=True)
+def _prefetch_part(a, part, nparts) -> None:
+    """Prefetch the ``part``-th of ``nparts`` slices of ``a``'s cache lines."""
+    lines = (a.shape[0] + 63) // 64
+    for t in range(lines * part // nparts, lines * (part + 1) // nparts):
+        _prefetch(a, t * 64)
+
+
 @numba.njit(cache=True)
 def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
     """Whether the signs of the compact posteriors ``Lc`` (see :func:`_fast_run`) meet the
@@ -319,31 +346,12 @@ def _meets_syndrome8(ptr, pofs, Z, Lc, o, sy) -> bool:
 
 
 @numba.njit(cache=True)
-def _hard8(Lx, flip, Z, W, hard) -> None:
+def _hard8(Lx, flip, Z, P, hard) -> None:
+    """Decisions of compact posteriors ``Lx`` (from row 0 of column 0, pitch ``P``)."""
     for j in range(flip.shape[0] // Z):
         for c in range(0, Z, LANE):
-            _vstore(hard, j * Z + c, _vxor(_vsign01(_vload(Lx, j * W + c)),
+            _vstore(hard, j * Z + c, _vxor(_vsign01(_vload(Lx, j * P + c)),
                                             _vload(flip, j * Z + c)))
-
-
-@numba.njit(cache=True)
-def _compact(src, W, Z, dst, o, P) -> None:
-    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
-    first 32 rows again right after it (the wrap copy)."""
-    for j in range(src.shape[0] // W):
-        for c in range(0, Z, LANE):
-            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
-        _vstore(dst, o + j * P + Z, _vload(src, j * W))
-
-
-@numba.njit(cache=True)
-def _compact(src, W, Z, dst, o, P) -> None:
-    """Column j of the doubled layout (``src[j*W : j*W + Z]``) to ``dst[o + j*P :][:Z]``, its
-    first 32 rows again right after it (the wrap copy)."""
-    for j in range(src.shape[0] // W):
-        for c in range(0, Z, LANE):
-            _vstore(dst, o + j * P + c, _vload(src, j * W + c))
-        _vstore(dst, o + j * P + Z, _vload(src, j * W))
 
 
 @numba.njit(cache=True)
@@ -391,48 +399,41 @@ def _plan(ptr, col, sh, Z, nb):
 
 
 @numba.njit(cache=True)
-def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
-              pofs, dz, rofs, grp):
-    """Layered 8-bit min-sum iterations on one frame's doubled posteriors ``Lx`` (flat
-    nb x W, W = 2Z + 32) and messages ``R`` (flat E x Z), in place; ``sy`` the syndrome as
-    sign bytes (-128 = 1); ``hard`` gets the decisions (``flip`` undone).
+def _fast_run(ptr, Z, nb, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall, hard, trace,
+              pofs, dz, grp, nLx, nFl, nR):
+    """Layered 8-bit min-sum iterations on one frame's compact posteriors ``Lx`` and floors
+    ``Fl`` (layout below, :func:`_layout`) and messages ``R`` (slot order of :func:`_plan`), in
+    place; ``sy`` the syndrome as sign bytes (-128 = 1); ``hard`` gets the decisions (``flip``
+    undone).
 
     Rows are independent within a layer, so each layer runs chunk by chunk of 32 rows, every entry
     of the layer per chunk (in the slot order of :func:`_plan`), with min1/min2/parity in
     registers. Progress for ``stall`` (free, as in the float kernel): check rows with odd
     extrinsic sign parity, summed over the iteration.
 
-    Inside, the posteriors live in a compact 32-byte-aligned copy ``Lc``: per block column
-    ``[32 pad][Z rows][rows 0..31 again][...]`` (pitch P = Z + 64; the trailing pad is the next
-    column's leading one). A rotated 32-row read at row ``r`` (< Z) is one load at ``r``; a write
-    that runs past row Z - 1 also lands at ``r - Z`` (its wrapped lanes onto rows 0.., the others
-    into the leading pad) and a write starting below row 32 also at ``r + Z`` (the wrap copy), so
-    ``Lc`` is always consistent without the old per-layer copy of every column written (extra
+    The posteriors are compact: per block column ``[32 pad][Z rows][rows 0..31 again]`` (pitch
+    P = Z + 64; the trailing pad is the next column's leading one), row 0 of column 0 at 32, the
+    dummies' +127 block after the last column (rows 32-byte aligned when the state's are). A
+    rotated 32-row read at row ``r`` (< Z) is one load at ``r``; a write that runs past row
+    Z - 1 also lands at ``r - Z`` (its wrapped lanes onto rows 0.., the others into the leading
+    pad) and a write starting below row 32 also at ``r + Z`` (the wrap copy), so
+    ``Lx`` is always consistent without the old per-layer copy of every column written (extra
     loads and stores reading bytes just stored at another alignment, and branches on the shift).
-    Floors get the same layout (read only). The messages are kept in slot order (each chunk
-    pass reads and writes them sequentially). ``Lx`` and ``R`` are written back before
-    returning (``Lx``'s pad bytes are not touched)."""
+    Floors have the same layout (read only). The messages are in slot order (each chunk pass
+    reads and writes them sequentially; dummies' messages stay 0). This is the state's own
+    layout: nothing is converted per call (the pads get whatever the wrapping stores put there;
+    nothing reads them). A frame's state (~200 KB for n32k) is cold when its turn comes in a
+    batch, and the rotated accesses of the first iteration would wait for memory: that
+    iteration prefetches the next frame's ``nLx``, ``nFl``, ``nR``, a share per 32-row pass."""
     mb = ptr.shape[0] - 1
-    nb = Lx.shape[0] // W
     nch = Z // LANE
     P = Z + 2 * LANE
     ns_ = pofs.shape[0]
     D = ns_ // (mb * nch)  # slots per (layer, chunk), dummies included
-    Lbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
-    Fbuf = np.empty(nb * P + 4 * LANE, dtype=np.int8)
-    Rbuf = np.empty(ns_ * LANE + LANE, dtype=np.int8)
+    o = LANE  # row 0 of column 0
     Q = np.empty(D * LANE + LANE, dtype=np.int8)
-    o = LANE + ((-_addr(Lbuf)) & (LANE - 1))  # row 0 of column 0, 32-byte aligned
-    of = LANE + ((-_addr(Fbuf)) & (LANE - 1))
-    orr = (-_addr(Rbuf)) & (LANE - 1)
     oq = (-_addr(Q)) & (LANE - 1)
-    _compact(Lx, W, Z, Lbuf, o, P)
-    _compact(Fl, W, Z, Fbuf, of, P)
-    _vstore(Lbuf, o + nb * P, _vsplat(PMAX))  # the dummies' posteriors
-    zero = _vsplat(0)
-    for t in range(ns_):
-        _vstore(Rbuf, orr + t * LANE, _vload(R, rofs[t]) if rofs[t] >= 0 else zero)
-    dfl = of - o
+    _vstore(Lx, o + nb * P, _vsplat(PMAX))  # the dummies' posteriors (set by the builders too)
     lo = _vsplat(-PMAX)
     mm = _vsplat(mmax)
     # g() of 0..31 as two vpshufb tables (msg_bits <= 6), computed by _vg itself
@@ -463,8 +464,8 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                 mn2 = mm
                 par = _vload(sy, i * Z + k * LANE)
                 for t in range(D):  # dummies included (see _plan)
-                    q = _vmax(_vsubs(_vload(Lbuf, o + _ld(pofs, sg + t)),
-                                     _vload(Rbuf, orr + (sg + t) * LANE)), lo)
+                    q = _vmax(_vsubs(_vload(Lx, o + _ld(pofs, sg + t)),
+                                     _vload(R, (sg + t) * LANE)), lo)
                     _vstore(Q, oq + t * LANE, q)
                     # no clamp at mmax: mn1/mn2 start at mmax, so min/max give the same minima
                     a = _vabs(q)
@@ -472,6 +473,10 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                     mn2 = _vmin(mn2, _vmax(mn1, a))
                     mn1 = _vmin(mn1, a)
                 bad += _vnegcount(par)
+                if it == 0:
+                    _prefetch_part(nLx, i * nch + k, mb * nch)
+                    _prefetch_part(nFl, i * nch + k, mb * nch)
+                    _prefetch_part(nR, i * nch + k, mb * nch)
                 # g() of both minima with the row parity folded into their sign
                 if lut:
                     g1 = _vsign_nz(_vlut32(glo, ghi, mn1), par)
@@ -484,38 +489,38 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
                     for t in range(_ld(grp, gi + 2)):
                         q = _vload(Q, oq + t * LANE)
                         rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                        _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                        _vstore(R, (sg + t) * LANE, rv)
                         p = o + _ld(pofs, sg + t)
-                        x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
-                        _vstore(Lbuf, p, x)
-                        _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                        x = _vmax(_vadds(q, rv), _vload(Fl, p))
+                        _vstore(Lx, p, x)
+                        _vstore(Lx, p + _ld(dz, sg + t), x)
                 for t in range(0 if small else _ld(grp, gi + 1)):
                     q = _vload(Q, oq + t * LANE)
                     # min1's entry is recognised by |q| == min1: a tie means min2 == min1, and
                     # |q| > mmax >= min1 picks g1 as the clamped compare did
                     rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    _vstore(R, (sg + t) * LANE, rv)
                     p = o + _ld(pofs, sg + t)
-                    _vstore(Lbuf, p, _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl)))
+                    _vstore(Lx, p, _vmax(_vadds(q, rv), _vload(Fl, p)))
                 for t in range(_ld(grp, gi + 2) if small else _ld(grp, gi + 1),
                                _ld(grp, gi + 2)):
                     q = _vload(Q, oq + t * LANE)
                     rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    _vstore(R, (sg + t) * LANE, rv)
                     p = o + _ld(pofs, sg + t)
-                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
-                    _vstore(Lbuf, p, x)
-                    _vstore(Lbuf, p + _ld(dz, sg + t), x)
+                    x = _vmax(_vadds(q, rv), _vload(Fl, p))
+                    _vstore(Lx, p, x)
+                    _vstore(Lx, p + _ld(dz, sg + t), x)
                 for t in range(_ld(grp, gi + 2), _ld(grp, gi + 3)):  # Z = 32 only
                     q = _vload(Q, oq + t * LANE)
                     rv = _vsign_nz(_vsel_eq(_vabs(q), mn1, g2, g1), q)
-                    _vstore(Rbuf, orr + (sg + t) * LANE, rv)
+                    _vstore(R, (sg + t) * LANE, rv)
                     p = o + _ld(pofs, sg + t)
-                    x = _vmax(_vadds(q, rv), _vload(Fbuf, p + dfl))
-                    _vstore(Lbuf, p, x)
-                    _vstore(Lbuf, p + Z, x)
-                    _vstore(Lbuf, p - Z, x)
-        if _meets_syndrome8(ptr, pofs, Z, Lbuf, o, sy):
+                    x = _vmax(_vadds(q, rv), _vload(Fl, p))
+                    _vstore(Lx, p, x)
+                    _vstore(Lx, p + Z, x)
+                    _vstore(Lx, p - Z, x)
+        if _meets_syndrome8(ptr, pofs, Z, Lx, o, sy):
             res_it = it + 1
             res_ok = True
             break
@@ -529,27 +534,21 @@ def _fast_run(ptr, Z, W, Lx, Fl, R, sy, flip, max_iter, mmax, nn, ns, off, stall
         elif it - best_it >= stall:
             res_it = it + 1
             break
-    for j in range(nb):
-        for c in range(0, Z, LANE):
-            v = _vload(Lbuf, o + j * P + c)
-            _vstore(Lx, j * W + c, v)
-            _vstore(Lx, j * W + Z + c, v)
-    for t in range(ns_):
-        if rofs[t] >= 0:
-            _vstore(R, rofs[t], _vload(Rbuf, orr + t * LANE))
     if hard.shape[0]:
-        _hard8(Lx, flip, Z, W, hard)
+        _hard8(Lx[o:], flip, Z, P, hard)
     return res_it, res_ok
 
 
 @numba.njit(cache=True, parallel=True)
-def _fast_batch(ptr, col, sh, Z, W, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off, stall,
-                out, iters, ok, trace):
-    pofs, dz, rofs, grp = _plan(ptr, col, sh, Z, Lx.shape[1] // W)
+def _fast_batch(ptr, col, sh, Z, nb, Lx, Fl, R, sy, flip, sel, max_iter, mmax, nn, ns, off,
+                stall, out, iters, ok, trace):
+    pofs, dz, _, grp = _plan(ptr, col, sh, Z, nb)
     for j in prange(sel.shape[0]):
         f = sel[j]
-        it, good = _fast_run(ptr, Z, W, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax, nn,
-                             ns, off, stall, out[j], trace[j], pofs, dz, rofs, grp)
+        g = sel[j + 1] if j + 1 < sel.shape[0] else f  # the next frame (same thread, mostly)
+        it, good = _fast_run(ptr, Z, nb, Lx[f], Fl[f], R[f], sy[f], flip[f], max_iter, mmax,
+                             nn, ns, off, stall, out[j], trace[j], pofs, dz, grp, Lx[g], Fl[g],
+                             R[g])
         iters[j] = it
         ok[j] = good
 
@@ -568,11 +567,14 @@ def _vsel_neg(typingctx, c, a, b):
 
 
 @numba.njit(cache=True)
-def _load_one(lf, pf, use_pin, Z, W, Lf, Ff) -> None:
+def _load_one(lf, pf, use_pin, Z, Lf, Ff) -> None:
     zero = _vsplat(0)
     hi = _vsplat(PMAX)
     lo = _vsplat(-PMAX)
-    for j in range(lf.shape[0] // Z):
+    P = Z + 2 * LANE
+    nb = lf.shape[0] // Z
+    for j in range(nb):
+        b = LANE + j * P
         for c in range(0, Z, LANE):
             x = _vmax(_vload(lf, j * Z + c), lo)
             fl = lo
@@ -580,40 +582,53 @@ def _load_one(lf, pf, use_pin, Z, W, Lf, Ff) -> None:
                 p = _vload(pf, j * Z + c)
                 x = _vsel_eq(p, zero, x, _vsel_neg(x, x, hi))
                 fl = _vsel_eq(p, zero, lo, _vsel_neg(x, lo, hi))
-            _vstore(Lf, j * W + c, x)
-            _vstore(Lf, j * W + Z + c, x)
-            _vstore(Ff, j * W + c, fl)
-            _vstore(Ff, j * W + Z + c, fl)
-        for c in range(2 * Z, W, LANE):
-            _vstore(Lf, j * W + c, zero)
-            _vstore(Ff, j * W + c, lo)
+            _vstore(Lf, b + c, x)
+            _vstore(Ff, b + c, fl)
+        _vstore(Lf, b + Z, _vload(Lf, b))  # the wrap copy
+        _vstore(Ff, b + Z, _vload(Ff, b))
+    _pads(Lf, Ff, Z, nb)
+
+
+@numba.njit(cache=True)
+def _pads(Lf, Ff, Z, nb) -> None:
+    """The pads of a compact frame (0 / floor -127: never read, set for reproducible states)
+    and the dummies' posteriors (+127)."""
+    P = Z + 2 * LANE
+    for j in range(nb + 1):
+        _vstore(Lf, j * P, _vsplat(0))
+        _vstore(Ff, j * P, _vsplat(-PMAX))
+    _vstore(Lf, LANE + nb * P, _vsplat(PMAX))
+    _vstore(Ff, LANE + nb * P, _vsplat(-PMAX))
 
 
 @numba.njit(cache=True, parallel=True)
-def _load_post(llr, pinned, Z, W, Lx, Fl) -> None:
-    """Doubled posteriors (flat nb x W per frame) from int8 channel values (saturated to
+def _load_post(llr, pinned, Z, Lx, Fl) -> None:
+    """Compact posteriors (:func:`_layout`) from int8 channel values (saturated to
     +-127) and the floors; bits ``pinned`` (uint8 frames x n, or 1 x 0 for none) with a
     non-negative LLR are pinned at +127 here (negative ones need the flipped representation:
     :func:`pin_bits`)."""
     use_pin = pinned.shape[1] > 0
     for f in prange(llr.shape[0]):
-        _load_one(llr[f], pinned[f], use_pin, Z, W, Lx[f], Fl[f])
+        _load_one(llr[f], pinned[f], use_pin, Z, Lx[f], Fl[f])
 
 
 @numba.njit(cache=True)
-def _pin(cptr, crow, Z, W, Lx, Fl, sy, flip, rows, pos, vals) -> None:
-    """Pin bit ``pos[k]`` of frame ``rows[k]`` to ``vals[k]``: posterior and floor +127 (both
-    copies); a 1 is represented as 0 (``flip``) with its checks' syndrome bits toggled
-    (``crow[cptr[j]:cptr[j+1]]``: check index of row 0 of column j's checks, minus the shift)."""
+def _pin(cptr, crow, Z, Lx, Fl, sy, flip, rows, pos, vals) -> None:
+    """Pin bit ``pos[k]`` of frame ``rows[k]`` to ``vals[k]``: posterior and floor +127 (and in
+    the wrap copy for rows 0..31, see :func:`_layout`); a 1 is represented as 0 (``flip``) with
+    its checks' syndrome bits toggled (``crow[cptr[j]:cptr[j+1]]``: check index of row 0 of
+    column j's checks, minus the shift)."""
     for k in range(rows.shape[0]):
         f = rows[k]
         v = pos[k]
         j = v // Z
         r = v - j * Z
-        Lx[f, j * W + r] = PMAX
-        Lx[f, j * W + Z + r] = PMAX
-        Fl[f, j * W + r] = PMAX
-        Fl[f, j * W + Z + r] = PMAX
+        b = LANE + j * (Z + 2 * LANE) + r
+        Lx[f, b] = PMAX
+        Fl[f, b] = PMAX
+        if r < LANE:
+            Lx[f, b + Z] = PMAX
+            Fl[f, b + Z] = PMAX
         if vals[k] == flip[f, v]:
             continue
         flip[f, v] ^= 1
@@ -644,7 +659,7 @@ def quantize_abs(llr: np.ndarray, scale: float) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
+def _pick_negatives(Lf, P, Z, rf, nonkey, mode, k, out) -> bool:
     """Rules "flipped" and "mixed" put the selectable bits decided as errors (p < 0) first. If
     there are at least ``k`` of them (the common case: a failed round decides about as many
     errors as there are, far more than one reveal step), only they need counting: one vector
@@ -656,7 +671,7 @@ def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
     for b in range(nb):
         for c in range(0, Z, LANE):
             free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
-                            _vload(Lf, b * W + c), zero)
+                            _vload(Lf, b * P + c), zero)
             cnt += _vnegcount(free)
     if cnt < k:
         return False
@@ -668,11 +683,11 @@ def _pick_negatives(Lf, W, Z, rf, nonkey, mode, k, out) -> bool:
     for b in range(nb):
         for c in range(0, Z, LANE):
             free = _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)), zero,
-                            _vload(Lf, b * W + c), zero)
+                            _vload(Lf, b * P + c), zero)
             if _vnegcount(free) == 0:
                 continue
             for t in range(LANE):
-                p = Lf[b * W + c + t]
+                p = Lf[b * P + c + t]
                 if p < 0 and rf[b * Z + c + t] == 0 and nonkey[b * Z + c + t] == 0:
                     pos[m] = b * Z + c + t
                     key[m] = 0 if mode == 0 else -np.int16(p)
@@ -717,7 +732,7 @@ def _count_le(u, t1) -> int:
 
 
 @numba.njit(cache=True)
-def _pick_mixed_small(Lf, W, Z, rf, nonkey, k, u, out) -> bool:
+def _pick_mixed_small(Lf, P, Z, rf, nonkey, k, u, out) -> bool:
     """Rule "mixed" when fewer than ``k`` bits are decided as errors (low QBER: the failed rounds
     decide few): all of them, then the smallest non-negative posteriors. With one byte per bit
     (-1 decided error, p >= 0 the posterior, 127 not selectable) the threshold is a binary
@@ -729,7 +744,7 @@ def _pick_mixed_small(Lf, W, Z, rf, nonkey, k, u, out) -> bool:
     nb = rf.shape[0] // Z
     for b in range(nb):
         for c in range(0, Z, LANE):
-            p = _vload(Lf, b * W + c)
+            p = _vload(Lf, b * P + c)
             _vstore(u, b * Z + c, _vsel_eq(_vmax(_vload(rf, b * Z + c), _vload(nonkey, b * Z + c)),
                                           zero, _vsel_neg(p, m1, p), top))
     if _count_le(u, PMAX) < k:  # u <= 126
@@ -759,7 +774,7 @@ def _pick_mixed_small(Lf, W, Z, rf, nonkey, k, u, out) -> bool:
 
 
 @numba.njit(cache=True, parallel=True)
-def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
+def _reveal_pick8(Lx, P, Z, revealed, nonkey, frames, mode, k, out) -> None:
     """``out[j]``: the ``k`` unrevealed key positions (``nonkey`` 0) of frame ``frames[j]`` with
     the smallest score, increasing, ties at the threshold to the lowest positions:
     ``blind._reveal_pick`` on int8 posteriors of an error-pattern decoding (channel all "no
@@ -769,16 +784,16 @@ def _reveal_pick8(Lx, W, Z, revealed, nonkey, frames, mode, k, out) -> None:
     n = revealed.shape[1]
     for j in prange(frames.size):
         f = frames[j]
-        Lf = Lx[f]
+        Lf = Lx[f, LANE:]  # row 0 of column 0 (compact layout, pitch P)
         rf = revealed[f]
-        if mode != 1 and _pick_negatives(Lf, W, Z, rf.view(np.uint8), nonkey, mode, k, out[j]):
+        if mode != 1 and _pick_negatives(Lf, P, Z, rf.view(np.uint8), nonkey, mode, k, out[j]):
             continue
-        if mode == 2 and _pick_mixed_small(Lf, W, Z, rf.view(np.uint8), nonkey, k,
+        if mode == 2 and _pick_mixed_small(Lf, P, Z, rf.view(np.uint8), nonkey, k,
                                            np.empty(n, dtype=np.int8), out[j]):
             continue
         key = np.empty(n, dtype=np.int16)
         for b in range(n // Z):  # contiguous per block column: vectorised by LLVM
-            Lb = Lf[b * W : b * W + Z]
+            Lb = Lf[b * P : b * P + Z]
             rb = rf[b * Z : b * Z + Z]
             nk = nonkey[b * Z : b * Z + Z]
             kb = key[b * Z : b * Z + Z]
@@ -817,7 +832,7 @@ def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
     nonkey = np.ones(code.n, dtype=np.uint8)
     nonkey[np.asarray(key_pos, dtype=np.int64)] = 0
     out = np.empty((frames.size, k), dtype=np.int32)
-    _reveal_pick8(state.post, state.width, code.Z, np.ascontiguousarray(revealed, dtype=np.bool_),
+    _reveal_pick8(state.post, state.pitch, code.Z, np.ascontiguousarray(revealed, dtype=np.bool_),
                   nonkey, np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
     return out
 
@@ -833,14 +848,15 @@ def _columns_of(code: QCCode) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+def _error_one(llr, scale, pin, s, ptr, col, sh, Z, Lx, Fl, sy, word) -> None:
     nb = llr.shape[0] // Z
-    sg = np.empty(nb * W, dtype=np.int8)  # sign bytes of Bob's word, doubled like Lx
+    P = Z + 2 * LANE
+    W = 2 * Z
+    sg = np.empty(nb * W, dtype=np.int8)  # sign bytes of Bob's word, each column twice
     a = np.empty(Z, dtype=np.int8)
     g = np.empty(Z, dtype=np.int8)
     fl = np.empty(Z, dtype=np.int8)
     zero = _vsplat(0)
-    lo = _vsplat(-PMAX)
     for j in range(nb):
         lj = llr[j * Z : j * Z + Z]
         pj = pin[j * Z : j * Z + Z]
@@ -854,14 +870,13 @@ def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None
             g[r] = np.int8(-128) if x < 0 else np.int8(0)
             wj[r] = np.uint8(x < 0)
         for c in range(0, Z, LANE):
-            for base in (j * W + c, j * W + Z + c):
-                _vstore(Lx, base, _vload(a, c))
-                _vstore(Fl, base, _vload(fl, c))
-                _vstore(sg, base, _vload(g, c))
-        for c in range(2 * Z, W, LANE):
-            _vstore(Lx, j * W + c, zero)
-            _vstore(Fl, j * W + c, lo)
-            _vstore(sg, j * W + c, zero)
+            _vstore(Lx, LANE + j * P + c, _vload(a, c))
+            _vstore(Fl, LANE + j * P + c, _vload(fl, c))
+            _vstore(sg, j * W + c, _vload(g, c))
+            _vstore(sg, j * W + Z + c, _vload(g, c))
+        _vstore(Lx, LANE + j * P + Z, _vload(a, 0))  # the wrap copy
+        _vstore(Fl, LANE + j * P + Z, _vload(fl, 0))
+    _pads(Lx, Fl, Z, nb)
     m128 = _vsplat(-128)
     for i in range(ptr.shape[0] - 1):  # syndrome of the error pattern: s ^ H word
         for c in range(0, Z, LANE):
@@ -872,21 +887,21 @@ def _error_one(llr, scale, pin, s, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None
 
 
 @numba.njit(cache=True, parallel=True)
-def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+def _error_load(llr, scale, pinned, synd, ptr, col, sh, Z, Lx, Fl, sy, word) -> None:
     for f in prange(llr.shape[0]):
-        _error_one(llr[f], scale, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f],
+        _error_one(llr[f], scale, pinned[f], synd[f], ptr, col, sh, Z, Lx[f], Fl[f], sy[f],
                    word[f])
 
 
 @numba.njit(cache=True, parallel=True)
-def _error_load_bits(y, keyp, magq, pinned, synd, ptr, col, sh, Z, W, Lx, Fl, sy, word) -> None:
+def _error_load_bits(y, keyp, magq, pinned, synd, ptr, col, sh, Z, Lx, Fl, sy, word) -> None:
     n = word.shape[1]
     for f in prange(y.shape[0]):
         q = np.zeros(n, dtype=np.int8)  # Bob's quantised LLRs: +-magq at the key bits, 0 else
         yf = y[f]
         for t in range(keyp.size):
             q[keyp[t]] = -magq if yf[t] != 0 else magq
-        _error_one(q, 1.0, pinned[f], synd[f], ptr, col, sh, Z, W, Lx[f], Fl[f], sy[f], word[f])
+        _error_one(q, 1.0, pinned[f], synd[f], ptr, col, sh, Z, Lx[f], Fl[f], sy[f], word[f])
 
 
 def error_state_bits(
@@ -908,16 +923,13 @@ def error_state_bits(
                          f"{S.shape}, known {K.shape} for n = {code.n}")
     magq = int(min(np.floor(abs(np.float64(magnitude)) * scale + 0.5), PMAX))  # quantize_llr
     ptr, col, sh = _layers_of(code.base)
-    Z, W = code.Z, 2 * code.Z + LANE
-    nb = code.n // Z
-    post = np.empty((F, nb * W), dtype=np.int8)
-    floor = np.empty((F, nb * W), dtype=np.int8)
+    _, wp, wm = _layout(code)
+    post, floor = _aligned(F, wp), _aligned(F, wp)
     sy = np.empty((F, code.m), dtype=np.int8)
     word = np.empty((F, code.n), dtype=np.uint8)
-    _error_load_bits(Y, keyp, np.int8(magq), K.view(np.uint8), S, ptr, col, sh, Z, W, post,
+    _error_load_bits(Y, keyp, np.int8(magq), K.view(np.uint8), S, ptr, col, sh, code.Z, post,
                      floor, sy, word)
-    E = int((code.base >= 0).sum())
-    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
+    return FastState(code, post, floor, _aligned(F, wm, zero=True), sy, word, int(K.sum()))
 
 
 def error_state(
@@ -937,15 +949,13 @@ def error_state(
         raise ValueError(f"error_state: llr {L.shape}, syndrome {S.shape}, known {K.shape} "
                          f"for n = {code.n}")
     ptr, col, sh = _layers_of(code.base)
-    Z, W = code.Z, 2 * code.Z + LANE
-    nb = code.n // Z
-    post = np.empty((F, nb * W), dtype=np.int8)
-    floor = np.empty((F, nb * W), dtype=np.int8)
+    _, wp, wm = _layout(code)
+    post, floor = _aligned(F, wp), _aligned(F, wp)
     sy = np.empty((F, code.m), dtype=np.int8)
     word = np.empty((F, code.n), dtype=np.uint8)
-    _error_load(L, float(scale), K.view(np.uint8), S, ptr, col, sh, Z, W, post, floor, sy, word)
-    E = int((code.base >= 0).sum())
-    return FastState(code, post, floor, np.zeros((F, E * Z), np.int8), sy, word, int(K.sum()))
+    _error_load(L, float(scale), K.view(np.uint8), S, ptr, col, sh, code.Z, post, floor, sy,
+                word)
+    return FastState(code, post, floor, _aligned(F, wm, zero=True), sy, word, int(K.sum()))
 
 
 def _check_params(code: QCCode, msg_bits: int) -> None:
@@ -955,15 +965,37 @@ def _check_params(code: QCCode, msg_bits: int) -> None:
         raise ValueError(f"msg_bits: need 2 <= msg_bits <= 8 (post_bits 8), got {msg_bits}")
 
 
+def _layout(code: QCCode) -> tuple[int, int, int]:
+    """The state's layout (the kernel's, so that a call converts nothing): per frame the
+    posteriors (and floors) are compact, per block column j at ``32 + j * P`` its Z rows and
+    its rows 0..31 again (the wrap copy: a rotated 32-row read is one load), P = Z + 64 (32
+    pad bytes between columns, where wrapping writes spill), then 32 bytes of +127 for the
+    kernel's dummy slots; the messages are in the slot order of :func:`_plan` (per layer and
+    32-row chunk, max-degree slots, dummies' messages 0). Returns (P, bytes per frame of the
+    posteriors, of the messages)."""
+    P = code.Z + 2 * LANE
+    D = int((code.base >= 0).sum(axis=1).max())  # _plan's slots per (layer, chunk)
+    return P, (code.n // code.Z) * P + 2 * LANE, code.m * D
+
+
+def _aligned(F: int, width: int, zero: bool = False) -> np.ndarray:
+    """int8 (F, width) with 32-byte aligned rows (``width`` a multiple of 32): the kernel's
+    vector loads and stores on the state (a view of a slightly larger buffer)."""
+    buf = (np.zeros if zero else np.empty)(F * width + LANE, dtype=np.int8)
+    o = (-buf.ctypes.data) % LANE
+    return buf[o : o + F * width].reshape(F, width)
+
+
 @dataclass
 class FastState:
     """Kept state of the 8-bit decoder for a batch of frames, updated in place by
-    :func:`decode_fast_warm` and :func:`pin_bits` (the arrays are the kernel's layout)."""
+    :func:`decode_fast_warm` and :func:`pin_bits`. The arrays are the kernel's own layout
+    (:func:`_layout`); :meth:`posteriors` and :meth:`messages` read them in bit/edge order."""
 
     code: QCCode
-    post: np.ndarray  # int8 (F, nb * W), W = 2Z + 32: each block column's posteriors twice + pad
+    post: np.ndarray  # int8 (F, nb * P + 64): compact posteriors, see _layout
     floor: np.ndarray  # int8, same shape: -127 free, +127 pinned
-    msgs: np.ndarray  # int8 (F, E * Z) check-to-bit messages
+    msgs: np.ndarray  # int8 (F, m * D) check-to-bit messages in slot order (_plan)
     synd: np.ndarray  # int8 (F, m): syndrome as sign bytes (-128 = 1), toggled by bits pinned to 1
     # uint8 (F, n): decisions are sign ^ flip; 1 where a bit pinned to 1 is represented as 0
     # (error_state: Bob's word, so that the decoder works on the error pattern)
@@ -971,16 +1003,45 @@ class FastState:
     n_pinned: int = 0
 
     @property
-    def width(self) -> int:
-        return 2 * self.code.Z + LANE
+    def pitch(self) -> int:
+        """Bytes from one block column's posteriors to the next (Z + 64)."""
+        return self.code.Z + 2 * LANE
+
+    def check(self) -> None:
+        """Raise ValueError unless the arrays have the layout's shapes (the kernel's loads and
+        stores are unchecked)."""
+        code = self.code
+        _, wp, wm = _layout(code)
+        F = self.post.shape[0]
+        want = {"post": (F, wp), "floor": (F, wp), "msgs": (F, wm), "synd": (F, code.m),
+                "flip": (F, code.n)}
+        for name, shape in want.items():
+            a = getattr(self, name)
+            if a.shape != shape or not a.flags.c_contiguous:
+                raise ValueError(f"FastState.{name}: shape {a.shape}, layout needs {shape} "
+                                 "(C-contiguous)")
 
     def posteriors(self, frames: np.ndarray | None = None) -> np.ndarray:
         """int8 (frames x n) posteriors (a pinned bit reads +127 whatever its value)."""
         code = self.code
         p = self.post if frames is None else self.post[np.asarray(frames, dtype=np.int64)]
         nb = code.n // code.Z
-        return np.ascontiguousarray(p.reshape(-1, nb, self.width)[:, :, : code.Z]).reshape(
-            -1, code.n)
+        rows = p[:, LANE : LANE + nb * self.pitch].reshape(-1, nb, self.pitch)[:, :, : code.Z]
+        return np.ascontiguousarray(rows).reshape(-1, code.n)
+
+    def messages(self, frames: np.ndarray | None = None) -> np.ndarray:
+        """int8 (frames x E * Z) messages in edge order: block entry e (row-major order of
+        ``code.base >= 0``), row r at ``e * Z + r`` (the order of the float decoders)."""
+        code = self.code
+        m = self.msgs if frames is None else self.msgs[np.asarray(frames, dtype=np.int64)]
+        ptr, col, sh = _layers_of(code.base)
+        _, _, rofs, _ = _plan(ptr, col, sh, code.Z, code.n // code.Z)
+        real = np.nonzero(rofs >= 0)[0]
+        out = np.empty((m.shape[0], ptr[-1] * code.Z), dtype=np.int8)
+        lanes = np.arange(LANE)
+        out[:, (rofs[real, None] + lanes).reshape(-1)] = m.reshape(
+            m.shape[0], -1, LANE)[:, real].reshape(m.shape[0], -1)
+        return out
 
 
 def fast_state(
@@ -995,18 +1056,17 @@ def fast_state(
     S, _ = _as_batch(syndrome, code.m, "syndrome", np.uint8)
     if S.shape[0] != L.shape[0]:
         raise ValueError(f"syndrome: {S.shape[0]} frames but llr has {L.shape[0]}")
-    F, nb, Z, W = L.shape[0], code.n // code.Z, code.Z, 2 * code.Z + LANE
+    F = L.shape[0]
     pm = np.zeros((0, 0), dtype=np.bool_)
     if pinned is not None:
         pm = np.ascontiguousarray(pinned, dtype=np.bool_)
         if pm.shape != L.shape:
             raise ValueError(f"pinned: shape {pm.shape} != llr {L.shape}")
-    post = np.empty((F, nb * W), dtype=np.int8)
-    floor = np.empty((F, nb * W), dtype=np.int8)
-    _load_post(L, pm.view(np.uint8) if pm.size else np.zeros((F, 0), np.uint8), Z, W, post,
+    _, wp, wm = _layout(code)
+    post, floor = _aligned(F, wp), _aligned(F, wp)
+    _load_post(L, pm.view(np.uint8) if pm.size else np.zeros((F, 0), np.uint8), code.Z, post,
                floor)
-    E = int((code.base >= 0).sum())
-    st = FastState(code, post, floor, np.zeros((F, E * Z), np.int8),
+    st = FastState(code, post, floor, _aligned(F, wm, zero=True),
                    (S.view(np.int8) << 7) if S.max(initial=0) <= 1 else
                    np.where(S != 0, -128, 0).astype(np.int8), np.zeros((F, code.n), np.uint8),
                    int(pm.sum()) if pm.size else 0)
@@ -1032,7 +1092,7 @@ def pin_bits(state: FastState, rows: np.ndarray, positions: np.ndarray,
     if p.size and (p.min() < 0 or p.max() >= code.n):
         raise ValueError("pin_bits: positions: bit position out of range")
     cptr, crow = _columns_of(code)
-    _pin(cptr, crow, code.Z, state.width, state.post, state.floor, state.synd, state.flip, r, p,
+    _pin(cptr, crow, code.Z, state.post, state.floor, state.synd, state.flip, r, p,
          (v != 0).astype(np.uint8))
     state.n_pinned += int(r.size)
 
@@ -1075,18 +1135,19 @@ def decode_fast_warm(
     out = np.zeros((G, code.n if hard else 0), dtype=np.uint8)
     iters = np.zeros(G, dtype=np.int32)
     ok = np.zeros(G, dtype=np.bool_)
-    _fast_batch(ptr, col, sh, code.Z, state.width, state.post, state.floor, state.msgs,
+    state.check()
+    _fast_batch(ptr, col, sh, code.Z, code.n // code.Z, state.post, state.floor, state.msgs,
                 state.synd, state.flip, sel, int(max_iter), (1 << (msg_bits - 1)) - 1,
                 int(norm_num), int(norm_shift), int(offset), int(stall), out, iters, ok, tr)
     return out, iters, ok
 
 
 @numba.njit(cache=True, parallel=True)
-def _hard_bits(Lx, flip, W, Z, frames, pos, out) -> None:
+def _hard_bits(Lx, flip, P, Z, frames, pos, out) -> None:
     for j in prange(frames.size):
         f = frames[j]
         h = np.empty(flip.shape[1], dtype=np.uint8)
-        _hard8(Lx[f], flip[f], Z, W, h)  # the whole frame by vectors, then a plain gather
+        _hard8(Lx[f, LANE:], flip[f], Z, P, h)  # the whole frame by vectors, then a plain gather
         o = out[j]
         for t in range(pos.size):
             o[t] = h[pos[t]]
@@ -1102,7 +1163,7 @@ def hard_bits(state: FastState, frames: np.ndarray, positions: np.ndarray) -> np
     if pos.size and (pos.min() < 0 or pos.max() >= state.code.n):
         raise ValueError("hard_bits: positions: bit position out of range")
     out = np.empty((fr.size, pos.size), dtype=np.uint8)
-    _hard_bits(state.post, state.flip, state.width, state.code.Z, fr, pos, out)
+    _hard_bits(state.post, state.flip, state.pitch, state.code.Z, fr, pos, out)
     return out
 
 
