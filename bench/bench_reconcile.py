@@ -13,9 +13,11 @@ Throughput, in key bits (N per frame) per second, two ways:
 - Bob's decoder over every round of that exchange (its state build included; Alice's syndrome,
   the reveal picks, pins and messages excluded): ``mbps_per_core_decoder`` per CPU second, the
   figure the issue's "decoder >= 20 Mbit/s per core" is about;
-- first round only (one ``decode_minsum`` call on all F frames, the failing ones included, with the
+- first round only (one decoder call on all F frames, the failing ones included, with the
   protocol's max_iter/stall): ``mbps_per_core`` on one thread (CPU time), ``mbps_machine`` on all
-  threads (wall time); ``ns_edge`` = CPU ns per edge-iteration there.
+  threads (wall time); ``ns_edge`` = CPU ns per edge-iteration there. For ``--decoder fast`` this
+  is the full code with the shortened bits pinned and without the protocol's round-one cap, not
+  the sub-code the protocol decodes (the blind figures above are the protocol's).
 
 ``--old-frames K`` also runs the session-1 protocol settings (cold restart, reveals of the
 flipped bits then index order, stall 12, f_step 0.04, 6 flat rounds of at most 12) on the first K

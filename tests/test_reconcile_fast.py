@@ -171,6 +171,21 @@ def test_bad_arguments_are_named():
         pin_bits(st, np.array([0]), np.array([code.n]), np.array([1]))
     with pytest.raises(ValueError, match="syndrome"):
         fast_state(code, np.zeros((2, code.n), np.int32), np.zeros((3, code.m), np.uint8))
+    # the reveal pick and hard bits read the state unchecked: a mask or frame of another shape
+    # (e.g. full-code positions on a sub-code state) is refused, not read out of bounds
+    keyp = np.arange(code.n)
+    known = np.zeros((2, code.n), bool)
+    assert reveal_pick(st, known, keyp, np.array([1]), 2, 3).shape == (1, 3)
+    with pytest.raises(ValueError, match="revealed"):
+        reveal_pick(st, np.zeros((2, code.n + code.Z), bool), keyp, np.array([1]), 2, 3)
+    with pytest.raises(ValueError, match="frames"):
+        reveal_pick(st, known, keyp, np.array([2]), 2, 3)
+    with pytest.raises(ValueError, match="key_pos"):
+        reveal_pick(st, known, np.arange(code.n + 1), np.array([0]), 2, 3)
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="post"):
+        hard_bits(replace(st, post=st.post[:, :-32]), np.array([0]), keyp)
 
 
 @settings(max_examples=80, deadline=None)

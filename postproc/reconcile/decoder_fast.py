@@ -160,20 +160,6 @@ def _vabs(typingctx, a):
 
 
 @intrinsic
-def _vneg_where(typingctx, c, a):
-    """Lane-wise ``-a if c < 0 else a``."""
-    if c != _v8 or a != _v8:
-        return None
-
-    def codegen(context, builder, sig, args):
-        zero = ir.Constant(_VT, None)
-        return builder.select(builder.icmp_signed("<", args[0], zero), builder.sub(zero, args[1]),
-                              args[1])
-
-    return _v8(_v8, _v8), codegen
-
-
-@intrinsic
 def _vsel_eq(typingctx, x, y, a, b):
     """Lane-wise ``a if x == y else b``."""
     if not all(t == _v8 for t in (x, y, a, b)):
@@ -828,12 +814,22 @@ def reveal_pick(state: FastState, revealed: np.ndarray, key_pos: np.ndarray,
                 frames: np.ndarray, mode: int, k: int) -> np.ndarray:
     """Reveal choice of the blind protocol on the kept state (error-pattern decoding), see
     :func:`_reveal_pick8`: int32 (len(frames) x k) positions."""
+    state.check()  # the picks read the state and ``revealed`` unchecked
     code = state.code
+    F = state.post.shape[0]
+    fr = np.asarray(frames, dtype=np.int64).reshape(-1)
+    kp = np.asarray(key_pos, dtype=np.int64).reshape(-1)
+    if revealed.shape != (F, code.n):
+        raise ValueError(f"reveal_pick: revealed {revealed.shape}, state needs {(F, code.n)}")
+    if fr.size and (fr.min() < 0 or fr.max() >= F):
+        raise ValueError("reveal_pick: frames: index out of range")
+    if kp.size and (kp.min() < 0 or kp.max() >= code.n):
+        raise ValueError("reveal_pick: key_pos: bit position out of range")
     nonkey = np.ones(code.n, dtype=np.uint8)
-    nonkey[np.asarray(key_pos, dtype=np.int64)] = 0
-    out = np.empty((frames.size, k), dtype=np.int32)
+    nonkey[kp] = 0
+    out = np.empty((fr.size, k), dtype=np.int32)
     _reveal_pick8(state.post, state.pitch, code.Z, np.ascontiguousarray(revealed, dtype=np.bool_),
-                  nonkey, np.ascontiguousarray(frames, dtype=np.int64), int(mode), int(k), out)
+                  nonkey, fr, int(mode), int(k), out)
     return out
 
 
@@ -1081,6 +1077,7 @@ def pin_bits(state: FastState, rows: np.ndarray, positions: np.ndarray,
              values: np.ndarray) -> None:
     """Pin bit ``positions[k]`` of frame ``rows[k]`` to ``values[k]`` (0/1) for good: the kernel
     never lets it move (see the module docstring). Messages are kept (warm restart)."""
+    state.check()
     code = state.code
     r = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1)
     p = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1)
@@ -1156,6 +1153,7 @@ def _hard_bits(Lx, flip, P, Z, frames, pos, out) -> None:
 def hard_bits(state: FastState, frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """uint8 (len(frames) x len(positions)) hard decisions of the kept state (what
     :func:`decode_fast_warm` returns for those frames after its last call, at ``positions``)."""
+    state.check()
     fr = np.ascontiguousarray(frames, dtype=np.int64).reshape(-1)
     pos = np.ascontiguousarray(positions, dtype=np.int64).reshape(-1)
     if fr.size and (fr.min() < 0 or fr.max() >= state.post.shape[0]):
