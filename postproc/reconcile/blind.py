@@ -311,13 +311,13 @@ class SubCode:
 _SUB_CODES: dict[tuple[str, bytes], QCCode] = {}
 
 
-def _sub_qc(code: QCCode, removed: np.ndarray) -> QCCode:
-    """``code`` without the block columns ``removed``: built once per (code, columns), never per
-    frame (its layer tables are derived from it on every decoder call)."""
+def _sub_qc(code: QCCode, removed: np.ndarray, keep: np.ndarray) -> QCCode:
+    """``code`` with only the block columns ``keep`` (the others: ``removed``): built once per
+    (code, columns), never per frame (its layer tables are derived from it on every decoder
+    call)."""
     key = (code.digest(), removed.astype(np.int64).tobytes())
     sub = _SUB_CODES.get(key)
     if sub is None:
-        keep = np.setdiff1d(np.arange(code.nb), removed)
         tag = hashlib.sha256(key[1]).hexdigest()[:8]
         sub = QCCode(name=f"{code.name}-x{removed.size}c{tag}", base=code.base[:, keep],
                      Z=code.Z, seed=code.seed)
@@ -335,8 +335,8 @@ def sub_code(layout: Layout, remove: bool = True) -> SubCode:
         return SubCode(code, np.arange(code.nb, dtype=np.int64),
                        layout.key_pos.astype(np.int64), layout.short_pos.astype(np.int64),
                        layout.punct_pos.astype(np.int64), True)
-    sub = _sub_qc(code, layout.short_cols)
     keep = np.setdiff1d(np.arange(code.nb), layout.short_cols).astype(np.int64)
+    sub = _sub_qc(code, layout.short_cols, keep)
     view = SubCode(sub, keep, np.zeros(0, np.int64), np.zeros(0, np.int64),
                    np.zeros(0, np.int64), False)
     removed = np.zeros(code.n, dtype=bool)
@@ -363,6 +363,11 @@ SHORT_COLUMN_RULE = "bal"
 SHORT_EVEN_RATE = 0.94
 
 
+def _spread(items: np.ndarray, k: int) -> np.ndarray:
+    """``k`` of ``items`` spread evenly (the first one included), in their order."""
+    return items[np.floor(np.arange(k) * (items.size / max(k, 1))).astype(np.int64)]
+
+
 def _short_columns(code: QCCode, punct: np.ndarray, k: int, rule: str) -> np.ndarray:
     """``k`` (at most) block columns to shorten whole: information columns (degree > 2: never
     the degree-2 staircase that carries the parity) holding no punctured bit."""
@@ -374,11 +379,8 @@ def _short_columns(code: QCCode, punct: np.ndarray, k: int, rule: str) -> np.nda
     if k <= 0:
         return np.zeros(0, np.int64)
 
-    def spread(c: np.ndarray, j: int) -> np.ndarray:
-        return c[np.floor(np.arange(j) * (c.size / j)).astype(np.int64)]
-
     if rule == "even":
-        return np.sort(spread(cand, k)).astype(np.int64)
+        return np.sort(_spread(cand, k)).astype(np.int64)
     if rule == "bal":
         # lowest degree first; within a class, greedily the column whose checks have the most
         # edges left (the check degrees of the sub-code stay as even as possible)
@@ -401,7 +403,7 @@ def _short_columns(code: QCCode, punct: np.ndarray, k: int, rule: str) -> np.nda
     for d in sorted(np.unique(deg[cand]), reverse=rule == "high"):
         cls = cand[deg[cand] == d]
         take = min(k, cls.size)
-        out.append(spread(cls, take))
+        out.append(_spread(cls, take))
         k -= take
         if k == 0:
             break
@@ -434,8 +436,7 @@ def make_layout(
     if whole.size:
         free = np.setdiff1d(free, whole)
     rest = n_short - whole.size
-    pick = np.floor(np.arange(rest) * (free.size / max(rest, 1))).astype(np.int64)
-    short = free[pick] if rest else np.zeros(0, np.int64)
+    short = _spread(free, rest) if rest else np.zeros(0, np.int64)
     key = np.setdiff1d(free, short)
     if whole.size:
         short = np.sort(np.concatenate([whole, short]))
